@@ -92,6 +92,33 @@ def test_training_applies_lima_setup_and_lr_floor_and_saves_epoch_checkpoints(ti
     assert "LIMA: Less Is More for Alignment" in card and "zhou2023lima" in card and "- lima" in card
 
 
+@pytest.mark.parametrize("config_class", ["SFTConfig", "TrainingArguments"])
+def test_plain_trl_and_transformers_configs_are_accepted_with_lima_defaults(tiny_model, tmp_path, caplog, config_class):
+    import logging
+
+    import transformers
+    import trl
+
+    model, tokenizer = tiny_model
+    plain = {"SFTConfig": trl.SFTConfig, "TrainingArguments": transformers.TrainingArguments}[config_class]
+    args = plain(
+        str(tmp_path / "run"), use_cpu=True, report_to="none", disable_tqdm=True, per_device_train_batch_size=2,
+        gradient_accumulation_steps=2, learning_rate=3e-5, max_steps=1, save_strategy="no", hub_token="secret",
+    )
+    with caplog.at_level(logging.INFO, logger="lima_hf.training.trainer"):
+        trainer = LimaSFTTrainer(model, args, train_dataset=conversations(4), processing_class=tokenizer)
+    config = trainer.args
+    assert isinstance(config, LimaSFTConfig) and config.hub_token == "secret"  # not the masked "<HUB_TOKEN>"
+    assert (config.learning_rate, config.gradient_accumulation_steps, config.max_steps) == (3e-5, 2, 1)
+    assert config.residual_dropout == 0.3 and config.final_learning_rate == 1e-6 and config.eot_token == DEFAULT_EOT_TOKEN
+    assert residual_dropout_rates(trainer.model)[-1] == pytest.approx(0.3)
+    message = next(r.getMessage() for r in caplog.records if "LimaSFTConfig's (LIMA's) defaults" in r.getMessage())
+    assert "residual_dropout=0.3" in message and "final_learning_rate=1e-06" in message
+    assert ("assistant_only_loss=True" in message) == (config_class == "TrainingArguments")
+    trainer.train()
+    assert trainer.state.global_step == 1
+
+
 def test_assistant_only_mask_is_honoured_with_and_without_packing(tiny_model, tmp_path):
     model, tokenizer = tiny_model
     data = conversations(6)

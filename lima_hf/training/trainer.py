@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import logging
 import os
 from typing import ClassVar
 
@@ -14,6 +16,8 @@ from trl.trainer.utils import create_model_from_path, get_config_model_id
 from lima_hf.chat import setup_eot_chat_format
 from lima_hf.training.config import LimaSFTConfig
 from lima_hf.training.residual_dropout import apply_residual_dropout
+
+logger = logging.getLogger(__name__)
 
 
 def _floor_lambda(step: int, *, num_warmup_steps: int, num_training_steps: int, final_ratio: float) -> float:
@@ -40,6 +44,25 @@ def linear_schedule_with_floor(optimizer, num_warmup_steps: int, num_training_st
     )
 
 
+def lima_config_from(args: TrainingArguments) -> LimaSFTConfig:
+    """A :class:`LimaSFTConfig` with every value of ``args`` (a plain ``SFTConfig`` or ``TrainingArguments``).
+
+    Values are copied field by field, not through ``to_dict()``, which masks ``hub_token``, ``eos_token`` and
+    ``pad_token``; the caller's ``gradient_accumulation_steps`` is kept (``effective_batch_size`` is null).
+    Fields ``args`` does not have take :class:`LimaSFTConfig`'s documented defaults, and the log names them.
+    """
+    values = {field.name: getattr(args, field.name) for field in dataclasses.fields(args) if field.init}
+    values["effective_batch_size"] = None
+    config = LimaSFTConfig(**values)
+    defaulted = [field.name for field in dataclasses.fields(LimaSFTConfig) if field.init and field.name not in values]
+    logger.info(
+        "LimaSFTTrainer got a %s; these settings take LimaSFTConfig's (LIMA's) defaults: %s",
+        type(args).__name__,
+        ", ".join(f"{name}={getattr(config, name)!r}" for name in defaulted),
+    )
+    return config
+
+
 class LimaSFTTrainer(SFTTrainer):
     """``SFTTrainer`` set up as in LIMA (Zhou et al. 2023).
 
@@ -48,7 +71,8 @@ class LimaSFTTrainer(SFTTrainer):
     model (:func:`lima_hf.training.residual_dropout.apply_residual_dropout` with ``args.residual_dropout``);
     with ``lr_scheduler_type="linear"`` the learning rate decays to ``args.final_learning_rate``, not 0. Saved
     models are plain ``transformers`` models (the dropout hooks are not part of them) whose model card cites
-    LIMA. Takes the same arguments as ``SFTTrainer``; ``model`` may be a path or Hub id.
+    LIMA. Takes the same arguments as ``SFTTrainer``; ``model`` may be a path or Hub id, and ``args`` a
+    :class:`LimaSFTConfig`, a plain ``SFTConfig`` or ``TrainingArguments`` (see :func:`lima_config_from`).
     """
 
     _tag_names: ClassVar[list[str]] = ["trl", "sft", "lima"]
@@ -60,9 +84,7 @@ class LimaSFTTrainer(SFTTrainer):
             model_name = model if isinstance(model, str) else get_config_model_id(model.config)
             args = LimaSFTConfig(f"{str(model_name).rstrip('/').split('/')[-1]}-LIMA")
         elif not isinstance(args, LimaSFTConfig):
-            values = args.to_dict()
-            values["hub_token"] = args.hub_token  # to_dict hides it
-            args = LimaSFTConfig(**values, effective_batch_size=None)  # keep the caller's accumulation steps
+            args = lima_config_from(args)
 
         if isinstance(model, str):
             init_kwargs = dict(args.model_init_kwargs or {})
