@@ -98,6 +98,8 @@ def test_generate_then_evaluate_end_to_end(tmp_path, bundled_model, tiny_chat_di
     systems = json.loads((likert / "report.json").read_text())["systems"]
     assert all(s["n"] + s["unparsed"] == 2 for s in systems.values())  # a random judge's garbage is counted
     assert (likert / "likert.png").is_file() and "| smol |" in (likert / "report.md").read_text()
+    # the report says which prompts each system answered (recorded by generate)
+    assert f"smol answered 2 prompts x 1 samples, {prompts_file}" in (likert / "report.md").read_text()
 
     absolute = tmp_path / "absolute"
     assert (

@@ -141,15 +141,25 @@ def test_ablation_scan_builds_trains_and_reports_every_arm(capsys):
     commands = [line[2:].split() for line in capsys.readouterr().out.splitlines() if line.startswith("$ ")]
     steps = [next(word for word in c if word in ("build-dataset", "train", "select-checkpoint", "generate", "evaluate"))
              for c in commands]
-    assert steps == ["build-dataset"] * 7 + ["train"] * 7 + ["select-checkpoint"] * 7 + ["generate"] * 7 + ["evaluate"] * 3
+    assert steps == ["build-dataset"] * 8 + ["train"] * 7 + ["select-checkpoint"] * 7 + ["generate"] * 7 + ["evaluate"] * 3
+    assert commands[0][commands[0].index("--config") + 1].endswith("dataset_scripts/lima.yaml")  # the test set
+    test_set = commands[0][commands[0].index("--output") + 1]
     # every training command resolves through the train parser
-    for command in commands[7:14]:
+    for command in commands[8:15]:
         train_args = command[command.index("train") + 1:]
         _, config, _ = parse_train_args([*train_args, *CPU])
         assert config.output_dir.endswith(Path(train_args[train_args.index("--dataset_name") + 1]).name)
     quality = commands[-2]
     assert "filtered-2000=" in " ".join(quality) and quality[-4:] == ["--judge", "http", "--judge_model", "gpt-3.5-turbo"]
-    assert all("--num_samples" in c and c[c.index("--num_samples") + 1] == "5" for c in commands[21:28])
+    # checkpoints are chosen on each arm's own dev split; every arm is scored on 5 samples of the same TEST prompts
+    for select, generate in zip(commands[15:22], commands[22:29]):
+        assert "--split" not in select and select[select.index("--dev_prompts") + 1] != test_set
+        assert generate[generate.index("--prompts") + 1] == test_set
+        assert generate[generate.index("--split") + 1] == "test" and generate[generate.index("--num_samples") + 1] == "5"
+    launcher.main(["--study", "quality", "--dry_run", "--steps", "build", "generate", "--test_prompts", "test.jsonl"])
+    commands = [line[2:].split() for line in capsys.readouterr().out.splitlines() if line.startswith("$ ")]
+    assert [c[c.index("--prompts") + 1] for c in commands if "generate" in c] == [str(Path("test.jsonl").resolve())] * 2
+    assert not any("lima.yaml" in " ".join(c) for c in commands)  # no test-set build when --test_prompts names it
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ where it stopped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lima_hf.cli_args import CLIError, parse_args
 from lima_hf.evaluation.generation import SamplingConfig
@@ -46,7 +47,10 @@ def main(argv: list[str]) -> int:
 
         model_path = bundled_model_path()
     model, tokenizer = load_generation_model(model_path, device=args.device, dtype=args.dtype)
-    records = generate_responses(model, tokenizer, prompts, args.output, sampling, model_name=str(args.model))
+    prompt_set = f"{args.prompts} ({args.split} split)" if Path(args.prompts).is_dir() else str(args.prompts)
+    records = generate_responses(
+        model, tokenizer, prompts, args.output, sampling, model_name=str(args.model), prompt_set=prompt_set
+    )
     stopped = sum(r["finish_reason"][-1] == "length" for r in records)
     print(
         f"{len(records)} answers ({len(prompts)} prompts x {sampling.num_samples}) in {args.output}"

@@ -72,6 +72,7 @@ def generate_responses(
     config: SamplingConfig | None = None,
     *,
     model_name: str | None = None,
+    prompt_set: str | None = None,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Answer ``prompts`` (``{"id", "turns"}`` dicts, see :func:`~lima_hf.evaluation.prompt_sets.load_prompts`).
@@ -79,7 +80,8 @@ def generate_responses(
     Writes one JSON line per prompt and sample to ``output_path`` as soon as it is finished, skipping those
     already there. Returns the records of ``prompts`` in order: ``id``, ``sample``, ``prompt`` (the first
     user turn), ``response`` (the last answer), ``messages`` (the whole conversation), ``finish_reason``
-    (``"eos"`` or ``"length"``, per turn), ``new_tokens`` (per turn), ``model`` and ``sampling``.
+    (``"eos"`` or ``"length"``, per turn), ``new_tokens`` (per turn), ``model``, ``sampling`` and, when given,
+    ``prompt_set`` (which prompts these are, e.g. ``"data/lima (test split)"``; reports quote it).
     """
     import torch
     from tqdm.auto import tqdm
@@ -170,6 +172,7 @@ def generate_responses(
                                 "new_tokens": job["new_tokens"],
                                 "model": str(model_name),
                                 "sampling": asdict(config),
+                                **({"prompt_set": prompt_set} if prompt_set else {}),
                             }
                         )
                 output.append(finished)

@@ -26,7 +26,7 @@ from lima_hf.evaluation.pairwise import (
     shown,
 )
 from lima_hf.evaluation.parsing import parse_absolute, parse_likert, parse_preference
-from lima_hf.evaluation.responses import load_responses
+from lima_hf.evaluation.responses import describe_prompts, load_responses
 from lima_hf.evaluation.templates import load_template
 
 Path_ = str | os.PathLike
@@ -205,10 +205,12 @@ def run_likert(
         summaries[name]["lengths"] = stats.length_summary([i["response"] for i in items])
     plot = Path(output_dir) / "likert.png"
     plots.plot_likert(summaries, plot)
-    figures = {"kind": "likert", "judge": _judge_name(judge, labels_dir), "systems": summaries}
+    prompts = {name: describe_prompts(load_responses(path)) for name, path in systems.items()}
+    figures = {"kind": "likert", "judge": _judge_name(judge, labels_dir), "prompts": prompts, "systems": summaries}
     notes = [
         f"judge: {figures['judge']}",
         "mean over prompts x samples; 95% interval = mean +- 1.96 sd / sqrt(n); unparsed replies excluded and counted",
+        *(f"{name} answered {described}" for name, described in prompts.items()),
     ]
     reports.write_report(
         output_dir, "Likert helpfulness", figures, reports.likert_table(summaries), judged, notes, [str(plot)]

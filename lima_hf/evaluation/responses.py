@@ -24,7 +24,8 @@ def _first(obj: dict, keys: tuple[str, ...]) -> str | None:
 
 
 def load_responses(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Records ``{"id", "sample", "prompt", "response"}`` of a response file (``id`` may be ``None``)."""
+    """Records ``{"id", "sample", "prompt", "response"}`` (and ``prompt_set`` when the file records it) of a
+    response file (``id`` may be ``None``)."""
     path = Path(path)
     records, samples = [], {}
     for line, obj in read_jsonl(path):
@@ -50,10 +51,23 @@ def load_responses(path: str | os.PathLike) -> list[dict[str, Any]]:
         group = prompt_id if prompt_id is not None else prompt.strip()
         sample = int(obj["sample"]) if isinstance(obj.get("sample"), int) else samples.get(group, 0)
         samples[group] = sample + 1
-        records.append({"id": prompt_id, "sample": sample, "prompt": prompt, "response": response})
+        record = {"id": prompt_id, "sample": sample, "prompt": prompt, "response": response}
+        if isinstance(obj.get("prompt_set"), str):
+            record["prompt_set"] = obj["prompt_set"]
+        records.append(record)
     if not records:
         raise InputError(f"{path}: no answers")
     return records
+
+
+def describe_prompts(records: list[dict[str, Any]]) -> str:
+    """Which prompts answers are for, for reports: ``"300 prompts x 5 samples, data/lima (test split)"``."""
+    groups = group_by_prompt(records)
+    samples = sorted({len(group) for group in groups.values()})
+    per_prompt = str(samples[0]) if len(samples) == 1 else f"{samples[0]}-{samples[-1]}"
+    sets = sorted({r["prompt_set"] for r in records if r.get("prompt_set")})
+    where = ", ".join(sets) if sets else "prompt set not recorded"
+    return f"{len(groups)} prompts x {per_prompt} samples, {where}"
 
 
 def group_by_prompt(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

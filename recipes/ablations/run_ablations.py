@@ -2,9 +2,14 @@
 
 For each dataset of the scan (scan.yaml): ``lima-hf build-dataset``, train LLaMA-7B on it with the
 ablation recipe (``accelerate launch`` here, or ``sbatch recipes/launch.slurm`` with ``--launcher slurm``),
-``lima-hf select-checkpoint`` on the dev set (epochs 5 to 10), ``lima-hf generate`` 5 answers per dev prompt
-with the chosen checkpoint; then per study ``lima-hf evaluate likert`` with one system per arm, which writes
-the report (table, plot, every figure in report.json) under WORK_DIR/reports/STUDY.
+``lima-hf select-checkpoint`` on the dev set (epochs 5 to 10), ``lima-hf generate`` 5 answers per TEST prompt
+with the chosen checkpoint (the paper: the dev prompts pick the checkpoint, the test prompts score the arms,
+so the figures are not scored on the prompts that chose the model); then per study ``lima-hf evaluate
+likert`` with one system per arm, which writes the report (table, plot, every figure in report.json, and
+which prompts each arm answered) under WORK_DIR/reports/STUDY.
+
+The test prompts are the test split of the scan's ``test_set`` (the LIMA build config; built once with the
+other datasets) or ``--test_prompts FILE`` (e.g. the released LIMA ``test.jsonl``).
 
     python recipes/ablations/run_ablations.py --study all --dry_run
     python recipes/ablations/run_ablations.py --study quality -- --judge http --judge_model gpt-3.5-turbo
@@ -34,12 +39,15 @@ LIMA_HF = [sys.executable, "-m", "lima_hf.cli"]
 def load_scan(path: Path) -> dict:
     """The scan file with its paths resolved; errors name the file and the key."""
     scan = yaml.safe_load(path.read_text(encoding="utf-8"))
-    for key in ("train_recipe", "accelerate_config", "studies"):
+    for key in ("train_recipe", "accelerate_config", "test_set", "studies"):
         if key not in scan:
             raise SystemExit(f"{path}: missing '{key}'")
     base = path.parent
     scan["train_recipe"] = (base / scan["train_recipe"]).resolve()
     scan["accelerate_config"] = (base / scan["accelerate_config"]).resolve()
+    scan["test_set"] = (base / scan["test_set"]).resolve()
+    if not scan["test_set"].is_file():
+        raise SystemExit(f"{path}: test_set: {scan['test_set']} not found")
     for study, arms in scan["studies"].items():
         for arm, data_config in arms.items():
             arms[arm] = (base / data_config).resolve()
@@ -52,9 +60,10 @@ class Scan:
     """The commands of a scan, in order; runs them (or prints them with ``dry_run``)."""
 
     def __init__(self, scan: dict, work_dir: Path, launcher: str, judge_args: list[str], train_args: list[str],
-                 dry_run: bool):
+                 dry_run: bool, test_prompts: Path | None = None):
         self.scan, self.work, self.launcher = scan, work_dir, launcher
         self.judge_args, self.train_args, self.dry_run = judge_args, train_args, dry_run
+        self.test_prompts = test_prompts or self.dataset(scan["test_set"])
 
     def run(self, command: list[str], skip_if: Path | None = None) -> None:
         if skip_if is not None and skip_if.exists():
@@ -108,9 +117,14 @@ class Scan:
     def answers(self, data_config: Path) -> Path:
         return self.work / "answers" / f"{data_config.stem}.jsonl"
 
+    def build_test_set(self) -> None:
+        """The test prompts every arm answers (skipped when --test_prompts names them)."""
+        if self.test_prompts == self.dataset(self.scan["test_set"]):
+            self.build(self.scan["test_set"])
+
     def generate(self, data_config: Path) -> None:
         self.run([*LIMA_HF, "generate", "--model", self.chosen_checkpoint(data_config), "--prompts",
-                  self.dataset(data_config), "--split", "dev", "--num_samples", str(self.scan.get("num_samples", 5)),
+                  self.test_prompts, "--split", "test", "--num_samples", str(self.scan.get("num_samples", 5)),
                   "--output", self.answers(data_config)])
 
     def evaluate(self, study: str, arms: dict[str, Path]) -> None:
@@ -133,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS), help="steps to run")
     parser.add_argument("--train_arg", action="append", default=[], metavar="OPTION",
                         help="an extra `lima-hf train` argument, e.g. --train_arg=--num_train_epochs --train_arg=5")
+    parser.add_argument("--test_prompts", type=Path, default=None,
+                        help="the prompts every arm is scored on (default: the test split of the scan's test_set, "
+                             "built once); e.g. the released LIMA test.jsonl")
     parser.add_argument("--dry_run", action="store_true", help="print the commands without running them")
     args = parser.parse_args(argv)
 
@@ -141,10 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [s for s in studies if s not in scan["studies"]]
     if unknown:
         parser.error(f"unknown study {', '.join(unknown)} (the scan has {', '.join(scan['studies'])})")
-    runner = Scan(scan, args.work_dir.resolve(), args.launcher, judge_args, args.train_arg, args.dry_run)
+    runner = Scan(scan, args.work_dir.resolve(), args.launcher, judge_args, args.train_arg, args.dry_run,
+                  args.test_prompts and args.test_prompts.resolve())
     datasets = list(dict.fromkeys(path for study in studies for path in scan["studies"][study].values()))
     for step in ("build", "train", "select", "generate"):
         if step in args.steps:
+            if step == "build":
+                runner.build_test_set()
             for data_config in datasets:
                 getattr(runner, step)(data_config)
     if "evaluate" in args.steps:
