@@ -19,7 +19,11 @@ HERE = Path(__file__).resolve().parent
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build (and push) the LIMA dataset from the raw dumps.")
     parser.add_argument(
-        "--config", default=str(HERE / "lima.yaml"), help="Build config (default: lima.yaml beside this script)."
+        "--dataset_config",
+        "--config",  # the old spelling
+        dest="dataset_config",
+        default=str(HERE / "lima.yaml"),
+        help="Build config (default: lima.yaml beside this script).",
     )
     parser.add_argument("--output", required=True, help="Dataset folder to write.")
     parser.add_argument("--push", metavar="REPO_ID", help="Also upload the folder to this Hub dataset repository.")
@@ -28,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from lima_hf.cli import main as cli
 
-    code = cli(["build-dataset", "--config", args.config, "--output", args.output])
+    code = cli(["build-dataset", "--dataset_config", args.dataset_config, "--output", args.output])
     if code or not args.push:
         return code
     from lima_hf.hub import push_dataset

@@ -6,7 +6,7 @@ import importlib
 import sys
 
 from lima_hf._optional import MissingExtraError
-from lima_hf.cli_args import CLIError
+from lima_hf.errors import ConfigError
 from lima_hf.io import InputError
 
 # name -> (module with a ``main(argv) -> int``, one-line help). Modules are imported only when run.
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         module = importlib.import_module(COMMANDS[name][0])
         return int(module.main(rest) or 0)
-    except (CLIError, MissingExtraError) as err:
+    except (ConfigError, MissingExtraError) as err:  # usage errors, CLIError included
         print(f"lima-hf {name}: error: {err}", file=sys.stderr)
         return 2
     except InputError as err:

@@ -15,10 +15,11 @@ from typing import Any
 import yaml
 from trl import TrlParser
 
+from lima_hf.errors import ConfigError
 from lima_hf.io import InputError, read_yaml
 
 
-class CLIError(Exception):
+class CLIError(ConfigError):
     """A usage error: bad option, bad recipe file or bad value. The CLI prints it and exits with code 2."""
 
 

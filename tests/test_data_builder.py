@@ -9,12 +9,8 @@ import yaml
 
 from lima_hf.cli import main as cli
 from lima_hf.data.build_config import load_build_config, parse_build_config
-from lima_hf.data.builder import (
-    LimaBuilder,
-    compose,
-    curate_sources,
-    quickstart_config_path,
-)
+from lima_hf.data.builder import LimaBuilder, quickstart_config_path
+from lima_hf.data.composition import compose, curate_sources
 from lima_hf.data.dataset_folder import read_records, write_dataset_folder
 from lima_hf.data.records import SourceResult, make_record
 from lima_hf.io import InputError
@@ -32,7 +28,7 @@ def built(tmp_path_factory):
     """The quickstart dataset built by `lima-hf build-dataset` (card statistics with the bundled tokenizer)."""
     pytest.importorskip("gguf")
     output = tmp_path_factory.mktemp("build") / "lima"
-    assert cli(["build-dataset", "--config", str(quickstart_config_path()), "--output", str(output)]) == 0
+    assert cli(["build-dataset", "--dataset_config", str(quickstart_config_path()), "--output", str(output)]) == 0
     return output
 
 
@@ -289,7 +285,7 @@ def test_build_from_real_data(shared_data, tmp_path):
         )
     )
     output = tmp_path / "lima"
-    assert cli(["build-dataset", "--config", str(path), "--output", str(output)]) == 0
+    assert cli(["build-dataset", "--dataset_config", str(path), "--output", str(output)]) == 0
     default = datasets.load_dataset(str(output))
     counts = _counts(default["train"])
     assert counts["wikihow"] == 200 and counts["writingprompts"] == 150 and counts["natural_instructions"] == 2
@@ -297,3 +293,21 @@ def test_build_from_real_data(shared_data, tmp_path):
     assert len(default["test"]) == 70 and len(default["dev"]) == 4
     assert len(datasets.load_dataset(str(output), "multi_turn")["train"]) >= 11
     assert "| train | wikihow | 200 |" in (output / "README.md").read_text()
+
+
+def test_build_dataset_takes_the_build_config_as_dataset_config_and_a_recipe_as_config(tmp_path, capsys):
+    build = tmp_path / "dataset.yaml"
+    build.write_text("sources:\n  wikihwo: {input: raw}\nsplits:\n  train: []\n")
+    out = str(tmp_path / "out")
+    assert cli(["build-dataset", "--dataset_config", str(build), "--output", out]) == 1
+    assert "unknown source 'wikihwo'" in capsys.readouterr().err
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"dataset_config: {build}\noutput: {out}\n")
+    assert cli(["build-dataset", "--config", str(recipe)]) == 1
+    err = capsys.readouterr().err
+    assert "unknown source 'wikihwo'" in err and "note" not in err
+    assert cli(["build-dataset", "--config", str(build), "--output", out]) == 1  # the old form
+    err = capsys.readouterr().err
+    assert "is a build config; pass it as --dataset_config" in err and "unknown source 'wikihwo'" in err
+    assert cli(["build-dataset", "--output", out]) == 2
+    assert "--dataset_config dataset.yaml (the build config) is required" in capsys.readouterr().err

@@ -1,21 +1,27 @@
-"""``lima-hf build-dataset --config dataset.yaml --output DIR``: curate every source and compose the dataset.
+"""``lima-hf build-dataset --dataset_config dataset.yaml --output DIR``: curate every source and compose the dataset.
 
-``--config`` is the build config (sources, splits, counts; docs/dataset.md), not a command recipe. The
-folder written is Hub-ready (Parquet per split, README.md card with the statistics); the rejection logs go
+``--dataset_config`` is the build config (sources, splits, counts; docs/dataset.md); ``--config`` is a recipe
+of these options, as in every other command (a build config given as ``--config``, the old form, is still
+accepted, with a note). The folder written is Hub-ready (Parquet per split, README.md card with the statistics); the rejection logs go
 to ``DIR.rejections/``. Shows a progress bar per source, then a summary table and the rejection report.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 from lima_hf.cli_args import CLIError, parse_args, pop_option
+from lima_hf.io import read_yaml
 
 
 @dataclass
 class BuildDatasetArgs:
     """Options of ``lima-hf build-dataset`` (they override the build config's values)."""
 
+    dataset_config: str | None = field(
+        default=None, metadata={"help": "The build config (YAML): sources, splits and counts (docs/dataset.md)."}
+    )
     output: str | None = field(
         default=None, metadata={"help": "Dataset folder to write (replaced atomically if it is a previous build)."}
     )
@@ -62,28 +68,41 @@ def print_summary(summary: dict, output, rejections_dir) -> None:
     console.print(f"wrote {output} (load it with datasets.load_dataset({str(output)!r}))")
 
 
+def _is_build_config(path: str) -> bool:
+    """Whether ``path`` holds a build config (``sources``/``splits``) rather than a recipe of options."""
+    data, _ = read_yaml(path, "recipe file")
+    return isinstance(data, dict) and bool({"sources", "splits", "multi_turn"} & set(data))
+
+
 def main(argv: list[str]) -> int:
     from lima_hf.data.build_config import load_build_config
-    from lima_hf.data.builder import (
-        build_dataset,
-        build_summary,
-        compose,
-        rejections_dir,
-    )
+    from lima_hf.data.builder import build_dataset, rejections_dir
+    from lima_hf.data.composition import build_summary, compose
 
     argv = list(argv)
-    config_path = pop_option(argv, "--config", "a build config file (YAML)")
+    recipe = pop_option(argv, "--config", "a recipe file (YAML)")
+    if recipe is not None:
+        if _is_build_config(recipe):
+            print(
+                f"lima-hf build-dataset: note: --config {recipe} is a build config; pass it as --dataset_config "
+                "(--config is a recipe of options, as in every other command)",
+                file=sys.stderr,
+            )
+            argv = ["--dataset_config", recipe, *argv]
+        else:
+            argv = ["--config", recipe, *argv]
     (args,) = parse_args(
         [BuildDatasetArgs],
         argv,
         prog="lima-hf build-dataset",
-        description="--config dataset.yaml (required) is the build config: sources, splits and counts "
+        description="--dataset_config dataset.yaml (required) is the build config: sources, splits and counts "
         "(docs/dataset.md). The options below override its values.",
     )
-    if config_path is None:
-        raise CLIError("--config dataset.yaml (the build config) is required")
+    if args.dataset_config is None:
+        raise CLIError("--dataset_config dataset.yaml (the build config) is required")
     if not args.output:
         raise CLIError("--output DIR is required")
+    config_path = args.dataset_config
     config = load_build_config(config_path)
     for key in ("seed", "on_shortfall", "tokenizer"):
         if getattr(args, key) is not None:

@@ -47,9 +47,9 @@ def _step(number: int, total: int, text: str) -> None:
 
 def run_quickstart(config: QuickstartConfig) -> dict[str, Path]:
     """Run the pipeline of :class:`QuickstartConfig`; return the path of each output."""
-    from lima_hf.commands.train import train
     from lima_hf.data.builder import build_dataset, quickstart_config_path
     from lima_hf.models import bundled_model_path
+    from lima_hf.training.script import train
 
     output = Path(config.output_dir)
     total = 4 if config.num_eval_prompts > 0 else 3

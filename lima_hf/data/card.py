@@ -8,19 +8,11 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
+from lima_hf.paper import CITATION
+
 if TYPE_CHECKING:
     from lima_hf.data.build_config import BuildConfig
-    from lima_hf.data.builder import Composition
-
-CITATION = """@inproceedings{zhou2023lima,
-  title     = {{LIMA}: Less Is More for Alignment},
-  author    = {Zhou, Chunting and Liu, Pengfei and Xu, Puxin and Iyer, Srini and Sun, Jiao and Mao, Yuning and
-               Ma, Xuezhe and Efrat, Avia and Yu, Ping and Yu, Lili and Zhang, Susan and Ghosh, Gargi and
-               Lewis, Mike and Zettlemoyer, Luke and Levy, Omer},
-  booktitle = {Advances in Neural Information Processing Systems},
-  year      = {2023},
-  url       = {https://arxiv.org/abs/2305.11206}
-}"""
+    from lima_hf.data.composition import Composition
 
 # Per record `source`: what it is, how it was curated, its license and whom to credit.
 SOURCE_INFO: dict[str, dict[str, str]] = {

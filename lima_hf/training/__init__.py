@@ -14,8 +14,8 @@ _LAZY = {
     "LimaSFTConfig": "lima_hf.training.config",
     "LimaSFTTrainer": "lima_hf.training.trainer",
     "linear_schedule_with_floor": "lima_hf.training.trainer",
-    "LimaScriptArguments": "lima_hf.commands.train",
-    "train": "lima_hf.commands.train",
+    "LimaScriptArguments": "lima_hf.training.script",
+    "train": "lima_hf.training.script",
 }
 
 __all__ = [

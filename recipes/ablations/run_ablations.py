@@ -81,7 +81,7 @@ class Scan:
 
     def build(self, data_config: Path) -> None:
         output = self.dataset(data_config)
-        self.run([*LIMA_HF, "build-dataset", "--config", data_config, "--output", output], skip_if=output / "README.md")
+        self.run([*LIMA_HF, "build-dataset", "--dataset_config", data_config, "--output", output], skip_if=output / "README.md")
 
     def train(self, data_config: Path) -> None:
         overrides = ["--dataset_name", self.dataset(data_config), "--output_dir", self.model(data_config),

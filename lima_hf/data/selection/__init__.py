@@ -4,66 +4,40 @@ large candidate pool (``lima-hf select``).
 Pipeline (:func:`select_records`): quality signals and rule filters (:mod:`.quality`), sentence
 embeddings (:mod:`.embeddings`), near-duplicate removal (:mod:`.dedup`), per-group quotas (:mod:`.quotas`),
 diversity selection (:mod:`.diversity`), reports (:mod:`.report`). Neighbour search is exact or
-approximate (:mod:`.index`, faiss). The encoder and faiss are imported only when used.
+approximate (:mod:`.index`, faiss). Names are imported on first use, the encoder and faiss only when used.
 """
 
-from lima_hf.data.selection.config import SelectionConfig
-from lima_hf.data.selection.dedup import DedupResult, remove_near_duplicates
-from lima_hf.data.selection.diversity import (
-    STRATEGIES,
-    facility_location,
-    k_center_greedy,
-    random_selection,
-)
-from lima_hf.data.selection.embeddings import (
-    DEFAULT_MODEL,
-    Embedder,
-    prompt_text,
-    response_text,
-)
-from lima_hf.data.selection.index import NeighbourIndex
-from lima_hf.data.selection.pipeline import SelectionResult, select_records
-from lima_hf.data.selection.pool import load_pool
-from lima_hf.data.selection.quality import (
-    QualityWeights,
-    combine,
-    load_judge_scores,
-    quality_ranking,
-    quality_signals,
-)
-from lima_hf.data.selection.quotas import parse_quotas, resolve_quotas
-from lima_hf.data.selection.report import (
-    build_report,
-    coverage,
-    report_files,
-    report_markdown,
-)
+from lima_hf._lazy import lazy_exports
 
-__all__ = [
-    "DEFAULT_MODEL",
-    "STRATEGIES",
-    "DedupResult",
-    "Embedder",
-    "NeighbourIndex",
-    "QualityWeights",
-    "SelectionConfig",
-    "SelectionResult",
-    "build_report",
-    "combine",
-    "coverage",
-    "facility_location",
-    "k_center_greedy",
-    "load_judge_scores",
-    "load_pool",
-    "parse_quotas",
-    "prompt_text",
-    "quality_ranking",
-    "quality_signals",
-    "random_selection",
-    "remove_near_duplicates",
-    "report_files",
-    "report_markdown",
-    "resolve_quotas",
-    "response_text",
-    "select_records",
-]
+_LAZY = {
+    "DEFAULT_MODEL": "lima_hf.data.selection.embeddings",
+    "STRATEGIES": "lima_hf.data.selection.diversity",
+    "DedupResult": "lima_hf.data.selection.dedup",
+    "Embedder": "lima_hf.data.selection.embeddings",
+    "NeighbourIndex": "lima_hf.data.selection.index",
+    "QualityWeights": "lima_hf.data.selection.quality",
+    "SelectionConfig": "lima_hf.data.selection.config",
+    "SelectionResult": "lima_hf.data.selection.pipeline",
+    "build_report": "lima_hf.data.selection.report",
+    "combine": "lima_hf.data.selection.quality",
+    "coverage": "lima_hf.data.selection.report",
+    "facility_location": "lima_hf.data.selection.diversity",
+    "k_center_greedy": "lima_hf.data.selection.diversity",
+    "load_judge_scores": "lima_hf.data.selection.quality",
+    "load_pool": "lima_hf.data.selection.pool",
+    "parse_quotas": "lima_hf.data.selection.quotas",
+    "prompt_text": "lima_hf.data.selection.embeddings",
+    "quality_ranking": "lima_hf.data.selection.quality",
+    "quality_signals": "lima_hf.data.selection.quality",
+    "random_selection": "lima_hf.data.selection.diversity",
+    "remove_near_duplicates": "lima_hf.data.selection.dedup",
+    "report_files": "lima_hf.data.selection.report",
+    "report_markdown": "lima_hf.data.selection.report",
+    "resolve_quotas": "lima_hf.data.selection.quotas",
+    "response_text": "lima_hf.data.selection.embeddings",
+    "select_records": "lima_hf.data.selection.pipeline",
+}
+
+__all__ = sorted(_LAZY)
+
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)

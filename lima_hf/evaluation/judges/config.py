@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lima_hf.cli_args import CLIError
+from lima_hf.errors import ConfigError
 
 
 @dataclass
@@ -55,7 +55,7 @@ def make_judge(args: JudgeArguments):
     if args.judge == "human":
         return None
     if not args.judge_model:
-        raise CLIError(f"--judge {args.judge} needs --judge_model")
+        raise ConfigError(f"--judge {args.judge} needs --judge_model")
     if args.judge == "http":
         from lima_hf.evaluation.judges.openai_http import OpenAICompatibleJudge
 
@@ -71,4 +71,4 @@ def make_judge(args: JudgeArguments):
         from lima_hf.evaluation.judges.local import TransformersJudge
 
         return TransformersJudge(args.judge_model, mode=args.judge_mode, max_new_tokens=args.judge_max_tokens)
-    raise CLIError(f"unknown judge '{args.judge}' (choose http, local or human)")
+    raise ConfigError(f"unknown judge '{args.judge}' (choose http, local or human)")

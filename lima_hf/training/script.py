@@ -1,0 +1,143 @@
+"""Train from script arguments: the data (:class:`LimaScriptArguments`), ``LimaSFTConfig`` and
+``trl.ModelConfig`` in, a saved model folder out. ``lima-hf train`` and :func:`train` both run :func:`run`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lima_hf.errors import ConfigError
+from lima_hf.io import InputError
+
+BUNDLED = "bundled"
+
+
+@dataclass
+class LimaScriptArguments:
+    """Which data to train on (in the style of TRL's ``ScriptArguments``)."""
+
+    dataset_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "Training data: a folder written by `lima-hf build-dataset`, a Hub dataset id, or the released "
+            "LIMA data (GAIR/lima, or its train.jsonl)."
+        },
+    )
+    dataset_config: str = field(
+        default="default",
+        metadata={"help": "Dataset configuration: 'default' (train/dev/test) or 'multi_turn' (train)."},
+    )
+    dataset_train_split: str = field(default="train", metadata={"help": "Split to train on."})
+    dataset_test_split: str = field(
+        default="dev",
+        metadata={"help": "Split to evaluate on when eval_strategy is not 'no' (LIMA's 50 dev examples)."},
+    )
+
+
+def resolve_model_path(model_name_or_path: str | None) -> str:
+    """``bundled`` is the bundled SmolLM2-135M-Instruct; anything else is a path or Hub id, passed through."""
+    if not model_name_or_path:
+        raise ConfigError("model_name_or_path is required (a path, a Hub id, or 'bundled' for the bundled SmolLM2)")
+    if model_name_or_path == BUNDLED:
+        from lima_hf.models import bundled_model_path
+
+        return str(bundled_model_path())
+    return model_name_or_path
+
+
+def load_splits(script_args: LimaScriptArguments, with_eval: bool):
+    """The training split (``messages`` only) and, when ``with_eval``, the evaluation split or ``None``."""
+    from lima_hf.data.loading import load_lima_dataset
+
+    if not script_args.dataset_name:
+        raise ConfigError("dataset_name is required (a build-dataset folder, a Hub dataset id, or GAIR/lima)")
+    data = load_lima_dataset(script_args.dataset_name, script_args.dataset_config)
+    where = f"{script_args.dataset_name} (config '{script_args.dataset_config}')"
+    if script_args.dataset_train_split not in data:
+        raise InputError(f"{where} has no split '{script_args.dataset_train_split}'; it has {', '.join(data)}")
+    train = data[script_args.dataset_train_split]
+    if "messages" not in train.column_names:
+        raise InputError(f"{where}: split '{script_args.dataset_train_split}' has no 'messages' column")
+    if len(train) == 0:
+        raise InputError(f"{where}: split '{script_args.dataset_train_split}' is empty")
+    evaluation = None
+    if with_eval:
+        if script_args.dataset_test_split not in data:
+            raise InputError(f"{where} has no split '{script_args.dataset_test_split}' to evaluate on")
+        evaluation = data[script_args.dataset_test_split].select_columns(["messages"])
+    return train.select_columns(["messages"]), evaluation
+
+
+def run(script_args: LimaScriptArguments, training_args, model_args) -> Path:
+    """Train with ``LimaSFTTrainer`` and save the final model (with tokenizer and chat template); returns its folder.
+
+    Checkpoints ``checkpoint-<step>/`` (with ``trainer_state.json``) land in ``output_dir`` as
+    ``save_strategy`` asks (every epoch end by default). ``resume_from_checkpoint`` is a checkpoint folder,
+    or ``true``/``last`` for the latest one in ``output_dir``.
+    """
+    from trl import get_peft_config, get_quantization_config
+
+    from lima_hf.training.residual_dropout import residual_dropout_rates
+    from lima_hf.training.trainer import LimaSFTTrainer
+
+    model_path = resolve_model_path(model_args.model_name_or_path)
+    init_kwargs = {
+        "revision": model_args.model_revision,
+        "attn_implementation": model_args.attn_implementation,
+        "dtype": model_args.dtype,
+    }
+    training_args.model_init_kwargs = {**init_kwargs, **(training_args.model_init_kwargs or {})}
+    train_dataset, eval_dataset = load_splits(script_args, with_eval=training_args.eval_strategy != "no")
+
+    trainer = LimaSFTTrainer(
+        model_path,
+        training_args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        peft_config=get_peft_config(model_args),
+        quantization_config=get_quantization_config(model_args),
+    )
+    rates = residual_dropout_rates(trainer.model)
+    trainer.accelerator.print(
+        f"lima-hf train: residual dropout {rates[0]:.2f} (bottom) to {rates[-1]:.2f} (top) over {len(rates)} layers; "
+        f"{trainer.accelerator.num_processes} process(es) x {training_args.per_device_train_batch_size} examples x "
+        f"{training_args.gradient_accumulation_steps} accumulation steps per optimizer step"
+    )
+    resume = training_args.resume_from_checkpoint
+    if isinstance(resume, str) and resume.lower() in ("true", "last"):
+        resume = True
+    trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(training_args.output_dir)
+    trainer.create_model_card(model_name=Path(training_args.output_dir).name)
+    trainer.accelerator.print(f"lima-hf train: model saved to {training_args.output_dir}")
+    if training_args.push_to_hub:
+        trainer.push_to_hub()
+    trainer.end()
+    return Path(training_args.output_dir)
+
+
+def train(dataset_name: str, output_dir: str, model_name_or_path: str = BUNDLED, **overrides: Any) -> Path:
+    """Fine-tune ``model_name_or_path`` on ``dataset_name`` with LIMA's settings; returns the saved model folder.
+
+    ``overrides`` set any field of ``LimaScriptArguments``, ``LimaSFTConfig`` or ``trl.ModelConfig`` by name,
+    e.g. a short CPU run of the bundled model::
+
+        train("lima-data", "lima-model", max_steps=30, use_cpu=True, bf16=False,
+              per_device_train_batch_size=4, effective_batch_size=8, residual_dropout=0.2)
+    """
+    from trl import ModelConfig
+
+    from lima_hf.training.config import LimaSFTConfig
+
+    values = {"dataset_name": str(dataset_name), "output_dir": str(output_dir),
+              "model_name_or_path": str(model_name_or_path), **overrides}
+    classes = (LimaScriptArguments, LimaSFTConfig, ModelConfig)
+    names = [{f.name for f in dataclasses.fields(cls) if f.init} for cls in classes]
+    unknown = set(values).difference(*names)
+    if unknown:
+        raise TypeError(f"train() got unknown options: {', '.join(sorted(unknown))}")
+    instances = [cls(**{key: values.pop(key) for key in list(values) if key in known}) for cls, known in zip(classes, names)]
+    return run(*instances)
