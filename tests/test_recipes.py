@@ -142,7 +142,7 @@ def test_ablation_scan_builds_trains_and_reports_every_arm(capsys):
     steps = [next(word for word in c if word in ("build-dataset", "train", "select-checkpoint", "generate", "evaluate"))
              for c in commands]
     assert steps == ["build-dataset"] * 8 + ["train"] * 7 + ["select-checkpoint"] * 7 + ["generate"] * 7 + ["evaluate"] * 3
-    assert commands[0][commands[0].index("--config") + 1].endswith("dataset_scripts/lima.yaml")  # the test set
+    assert commands[0][commands[0].index("--dataset_config") + 1].endswith("dataset_scripts/lima.yaml")  # the test set
     test_set = commands[0][commands[0].index("--output") + 1]
     # every training command resolves through the train parser
     for command in commands[8:15]:
