@@ -30,6 +30,7 @@ import yaml
 
 from lima_hf.io import InputError, atomic_open
 from lima_hf.models import BUNDLED_MODEL_NAME
+from lima_hf.paper import CITATION, PAPER_URL
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ DATASET_IGNORE_PATTERNS = ("**/*.tmp", ".*", "**/.*")
 CARD_TAG = "lima-hf"
 MODEL_TAGS = ("lima-hf", "lima", "trl", "sft", "alignment")
 BUNDLED_BASE_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the Hub original of the bundled model
-LIMA_PAPER = "https://arxiv.org/abs/2305.11206"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$|^[A-Za-z0-9][\w.-]*$")
 # Training arguments shown in the card, in this order, with the paper's names.
 _HYPERPARAMETERS = (
@@ -314,7 +314,7 @@ def build_model_card(
             if base_model
             else "A chat model "
         )
-        + f"following *LIMA: Less Is More for Alignment* ([Zhou et al., 2023]({LIMA_PAPER})): supervised "
+        + f"following *LIMA: Less Is More for Alignment* ([Zhou et al., 2023]({PAPER_URL})): supervised "
         "fine-tuning on about a thousand carefully curated prompt-response pairs, trained with "
         "[lima-hf](https://github.com/lima-hf/lima-hf) (TRL `SFTTrainer` with residual dropout).",
     ]
@@ -334,12 +334,7 @@ def build_model_card(
         "## Framework versions",
         _markdown_table(["package", "version"], _framework_versions()),
         "## Citation",
-        (
-            "```bibtex\n@inproceedings{zhou2023lima,\n  title={{LIMA}: Less Is More for Alignment},\n"
-        "  author={Zhou, Chunting and Liu, Pengfei and Xu, Puxin and Iyer, Srini and Sun, Jiao and Mao, Yuning "
-        "and Ma, Xuezhe and Efrat, Avia and Yu, Ping and Yu, Lili and Zhang, Susan and Ghosh, Gargi and Lewis, "
-            "Mike and Zettlemoyer, Luke and Levy, Omer},\n  booktitle={NeurIPS},\n  year={2023}\n}\n```"
-        ),
+        f"```bibtex\n{CITATION}\n```",
     ]
     content = f"---\n{data.to_yaml()}\n---\n\n" + "\n\n".join(sections) + "\n"
     return ModelCard(content)
