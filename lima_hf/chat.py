@@ -273,8 +273,11 @@ def setup_eot_chat_format(
     - sets the chat template (:func:`build_eot_chat_template`); ``add_bos="auto"`` starts it with the BOS
       exactly when the tokenizer puts a BOS before plain text, since ``apply_chat_template`` tokenises the
       rendering without adding special tokens;
-    - adds the EOT id to ``model.generation_config.eos_token_id`` so that ``generate`` stops on it;
-    - sets a pad token (distinct from the EOT) when there is none, on the tokenizer and the model.
+    - makes the EOT the tokenizer's ``eos_token`` and the model config's ``eos_token_id``, and adds it to
+      ``model.generation_config.eos_token_id`` (which keeps the old EOS too), so that ``generate`` stops on it
+      whether the stop id comes from the generation config or from the tokenizer (as in the
+      alignment-handbook's ``generation_config.eos_token_id = tokenizer.eos_token_id``);
+    - sets a pad token (distinct from the EOT; the old EOS when there is none) on the tokenizer and the model.
 
     Calling it again changes nothing. ``model`` may be ``None`` to prepare a tokenizer alone.
     """
@@ -290,7 +293,10 @@ def setup_eot_chat_format(
     )
     vocab_before = len(tokenizer)
     eot_id = _ensure_eot_token(tokenizer, eot_token, require_existing)
-    pad_changed = _ensure_pad_token(tokenizer, eot_token)
+    pad_changed = _ensure_pad_token(tokenizer, eot_token)  # before the EOS changes: a missing pad takes the old EOS
+    if tokenizer.eos_token != eot_token:  # tools that take the stop id from the tokenizer then stop at the EOT
+        logger.info("making the end-of-turn token %r the tokenizer's eos_token (was %r)", eot_token, tokenizer.eos_token)
+        tokenizer.eos_token = eot_token
     if tokenizer.chat_template not in (None, chat_template):
         logger.info("replacing the tokenizer's chat template with the LIMA end-of-turn template")
     tokenizer.chat_template = chat_template
@@ -302,9 +308,10 @@ def setup_eot_chat_format(
     eos_ids = _as_id_list(generation_config.eos_token_id)
     if eot_id not in eos_ids:
         generation_config.eos_token_id = [*eos_ids, eot_id]
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    config.eos_token_id = eot_id
     # The model's pad id follows the tokenizer's where it is missing, is the EOT (an embedding's padding_idx
     # gets no gradient, and the EOT's embedding must be trained), or the tokenizer's pad token just changed.
-    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
     for holder in (config, generation_config):
         if pad_changed or getattr(holder, "pad_token_id", None) in (None, eot_id):
             holder.pad_token_id = tokenizer.pad_token_id

@@ -40,7 +40,7 @@ def untied_tiny_llama(tokenizer, vocab_size=None):
 
 def test_prepares_a_tied_tiny_model(tiny_model):
     model, tokenizer = tiny_model
-    vocab, (old_in, _) = len(tokenizer), embedding_state(model)
+    vocab, (old_in, _), old_eos_id = len(tokenizer), embedding_state(model), tokenizer.eos_token_id
     model, tokenizer = setup_eot_chat_format(model, tokenizer)
     eot_id = tokenizer.convert_tokens_to_ids(DEFAULT_EOT_TOKEN)
     assert len(tokenizer) == vocab + 1 and eot_id == vocab
@@ -49,7 +49,8 @@ def test_prepares_a_tied_tiny_model(tiny_model):
     assert torch.equal(new_in[:vocab], old_in)  # existing rows untouched
     assert torch.allclose(new_in[eot_id], old_in.mean(dim=0))  # the new row is the mean, not random
     assert torch.equal(new_in, new_out)  # still tied
-    assert model.generation_config.eos_token_id == [tokenizer.eos_token_id, eot_id]
+    assert model.generation_config.eos_token_id == [old_eos_id, eot_id]  # stops at either
+    assert tokenizer.eos_token == DEFAULT_EOT_TOKEN and model.config.eos_token_id == eot_id  # for tools reading these
     assert DEFAULT_EOT_TOKEN in tokenizer.all_special_tokens
     assert tokenizer.decode([eot_id], skip_special_tokens=True) == ""
     assert check_eot_chat_format(model, tokenizer) == eot_id
@@ -116,8 +117,9 @@ def test_sets_a_missing_pad_token(bundled_tokenizer):
     model = untied_tiny_llama(tokenizer)
     model.config.pad_token_id = None
     model.generation_config.pad_token_id = 5  # stale: follows the tokenizer's new pad token
+    old_eos = tokenizer.eos_token
     model, tokenizer = setup_eot_chat_format(model, tokenizer)
-    assert tokenizer.pad_token == tokenizer.eos_token != DEFAULT_EOT_TOKEN
+    assert tokenizer.pad_token == old_eos != DEFAULT_EOT_TOKEN == tokenizer.eos_token
     assert model.config.pad_token_id == model.generation_config.pad_token_id == tokenizer.pad_token_id
 
 
