@@ -8,7 +8,9 @@ Each question is checked in this order, and the first rule it fails is its rejec
 3. ``answer_too_short`` / ``answer_too_long``: the top answer, converted to Markdown, is outside
    ``[min_chars, max_chars]``;
 4. ``first_person``: the top answer's prose is written in the first person;
-5. ``other_answers``: the top answer refers to other answers, comments or the site.
+5. ``other_answers``: the top answer refers to other answers, comments or the site;
+6. ``leans_on_removed_content`` (beyond the paper): the top answer points at an image, figure, link or
+   attachment the conversion removed ("see the picture above", ends on "Yields:", "here ()").
 
 Lengths are measured on the converted Markdown, the text the model is trained on. On the real sample dumps
 an answer's HTML is a median 11% longer than its Markdown (a quarter of them over 27%: tags, link targets),
@@ -24,6 +26,7 @@ from lima_hf.data.filters import (
     is_self_contained_title,
     length_in_window,
     other_answer_reference,
+    removed_content_reference,
 )
 from lima_hf.data.markdown import html_to_markdown
 from lima_hf.data.sources.stackexchange.posts import Post, PostsScan
@@ -35,6 +38,7 @@ RULES = (
     "answer_too_long",
     "first_person",
     "other_answers",
+    "leans_on_removed_content",
 )
 
 
@@ -91,4 +95,8 @@ def _first_failure(question: Post, answer: Post | None, config) -> tuple[str, st
         phrase = other_answer_reference(text)
         if phrase:
             return "other_answers", f"answer {answer.id}: refers to other answers ({phrase!r})", ""
+    if config.filter_removed_content:
+        pointer = removed_content_reference(text)
+        if pointer:
+            return "leans_on_removed_content", f"answer {answer.id}: points at removed content ({pointer!r})", ""
     return "", "", text

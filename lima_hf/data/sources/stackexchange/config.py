@@ -37,6 +37,11 @@ class Config(SourceConfig):
         metadata={"help": "Drop answers referring to other answers, comments or the site ('as mentioned', "
                   "'stack exchange', ...)."},
     )
+    filter_removed_content: bool = field(
+        default=True,
+        metadata={"help": "Drop answers that point at an image, figure, link or attachment the conversion removed "
+                  "('see the picture above', ends on 'Yields:'); beyond the paper."},
+    )
     require_self_contained_title: bool = field(
         default=True,
         metadata={"help": "Keep only questions whose title can stand alone as a prompt (no 'this code', "
