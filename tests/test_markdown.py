@@ -42,7 +42,7 @@ def test_lists_stay_lists():
 
 
 def test_entities_are_unescaped_and_other_tags_dropped():
-    html = "<p><strong>Bold</strong> &amp; <em>italic</em> &lt;tag&gt; &quot;q&quot; caf&eacute; 5&nbsp;kg x<sup>2</sup></p>"
+    html = "<p><strong>Bold</strong> &amp; <em>italic</em> &lt;tag&gt; &quot;q&quot; caf&eacute; 5&nbsp;kg x<sub>2</sub></p>"
     assert html_to_markdown(html) == 'Bold & italic <tag> "q" café 5\xa0kg x2'
 
 
@@ -66,9 +66,34 @@ def test_text_written_straight_into_a_list_is_kept():
     assert html_to_markdown("<ol>\nData from a book.</ol>") == "Data from a book."
 
 
-def test_tables_become_rows_of_cells():
+def test_tables_become_gfm_tables_with_header_and_separator():
     html = "<table><tr><th>a</th><th>b</th></tr><tr><td>1</td><td>2</td></tr></table>"
-    assert html_to_markdown(html) == "a | b\n1 | 2"
+    assert html_to_markdown(html) == "| a | b |\n| --- | --- |\n| 1 | 2 |"
+    # no <th>: the first row is the header; short rows are padded; a | in a cell is escaped
+    html = "<table><tbody><tr><td>x</td><td>y|z</td><td>w</td></tr><tr><td><code>c</code></td></tr></tbody></table>"
+    assert html_to_markdown(html) == "| x | y\\|z | w |\n| --- | --- | --- |\n| `c` | | |"
+
+
+def test_superscripts_stay_apart_from_the_word():
+    html = "<p>algorithms<sup>1</sup>, x<sup>2</sup>, e<sup>i pi</sup>, note<sup>[3]</sup>, the 19<sup>th</sup> century</p>"
+    assert html_to_markdown(html) == "algorithms^1, x^2, e^(i pi), note[3], the 19th century"
+    # small print (a footnote's own text set in <sup>) stays plain text
+    assert html_to_markdown("<p><sup>1 Here, algorithms that run in polynomial time.</sup></p>") == (
+        "1 Here, algorithms that run in polynomial time.")
+
+
+def test_a_link_whose_text_is_a_url_becomes_its_host():
+    html = ('<p>See <a href="https://www.arxiv.org/abs/1">https://www.arxiv.org/abs/1</a>, '
+            '<a href="http://x.org">www.python.org/doc</a> and <a href="https://y.org">the docs</a>.</p>')
+    assert html_to_markdown(html) == "See arxiv.org, python.org and the docs."
+
+
+def test_text_that_markdown_would_read_as_syntax_is_escaped():
+    html = "<p>* not a list</p><p># not a heading<br>- nor this<br>1. numbered<br>---</p><p>> nor a quote</p>"
+    assert html_to_markdown(html) == "\\* not a list\n\n\\# not a heading\n\\- nor this\n1. numbered\n\\---\n\n\\> nor a quote"
+    # what the converter writes itself is untouched: lists, headings, quotes, code
+    html = "<ul><li>* starred item</li></ul><h2>Title</h2><blockquote><p>q</p></blockquote><pre>* code</pre><p>a * b</p>"
+    assert html_to_markdown(html) == "* \\* starred item\n\n## Title\n\n> q\n\n```\n* code\n```\n\na * b"
 
 
 def _real_answers(shared_data):

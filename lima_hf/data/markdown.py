@@ -7,9 +7,15 @@ and other HTML tags" are removed, "retaining only code blocks and lists". Here t
 - ``<pre>`` (with or without ``<code>``) becomes a fenced block, inline ``<code>`` a backtick span;
 - ``<ul>``/``<ol>`` become ``* item`` / ``1. item`` lists (nested lists indented);
 - headings become ``#`` lines and blockquotes ``>`` lines (both kept by LIMA's responses too);
-- links become their text; images, ``<script>``, ``<style>`` and comments disappear with their content;
-  every other tag (``<strong>``, ``<em>``, ``<span>``, ``<sup>``, ...) is dropped and its text kept;
-- entities are unescaped (the HTML parser decodes them), and no Markdown escaping is added.
+- links become their text, and a link whose text is a URL its host name (``arxiv.org``); images,
+  ``<script>``, ``<style>`` and comments disappear with their content;
+- tables become GFM tables (a header row, a ``| --- |`` separator, ``|`` in cells escaped);
+- a short ``<sup>`` becomes ``^1`` / ``^(a b)`` so that footnote markers and exponents stay apart from the
+  word ("algorithms^1", "x^2"), except ordinal suffixes ("19th"); every other tag (``<strong>``, ``<em>``,
+  ``<span>``, ``<sub>``, ...) is dropped and its text kept;
+- entities are unescaped (the HTML parser decodes them); a line of text that Markdown would read as a bullet,
+  heading, blockquote or rule ("* note", "# 1", "> x", "---") gets a backslash before its marker
+  ("1. text" is left alone: as a list item it reads the same).
 
 Parsing is done with ``lxml.html``, which tolerates the broken HTML found in old posts.
 """
@@ -34,6 +40,12 @@ HEADING_LEVELS = {f"h{level}": level for level in range(1, 7)}
 _WHITESPACE = re.compile(r"[ \t\r\n\f]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _SPACES = re.compile(r" {2,}")
+# A text line that Markdown would read as a block marker: list item, heading, blockquote, rule, table row.
+# (Not "1." / "1)": a numbered line read as a list item renders the same text.)
+_BLOCK_MARKER = re.compile(r"^(?:[*+-](?=\s|$)|#{1,6}(?=\s|$)|>|(?:[-*_=] *){3,}$)")
+_SHORT_SUPERSCRIPT = 12  # longer <sup> text is small print (a footnote's own text), kept as plain text
+_URL_TEXT = re.compile(r"^(?:https?|ftp)://([^/\s:?#]+)[^\s]*$|^(www\.[^/\s:?#]+)[^\s]*$", re.IGNORECASE)
+_ORDINAL_SUFFIX = re.compile(r"^(?:st|nd|rd|th|e|er|re|ème|o|a|º|ª)$", re.IGNORECASE)
 
 
 def html_to_markdown(html: str) -> str:
@@ -59,7 +71,7 @@ def _container_blocks(element) -> list[str]:
     inline: list[str] = []
 
     def flush():
-        paragraph = _clean_paragraph("".join(inline))
+        paragraph = _escape_markers(_clean_paragraph("".join(inline)))
         inline.clear()
         if paragraph:
             blocks.append(paragraph)
@@ -98,14 +110,24 @@ def _block(element, tag: str) -> list[str]:
     if tag == "hr":
         return []
     if tag == "table":
-        rows = []
-        for row in element.iter("tr"):
-            cells = [_clean_paragraph(_inline_children(cell)).replace("\n", " ") for cell in row
-                     if _tag(cell) in ("td", "th")]
-            if any(cells):
-                rows.append(" | ".join(cells))
-        return ["\n".join(rows)] if rows else []
+        return _table(element)
     return _container_blocks(element)
+
+
+def _table(element) -> list[str]:
+    """A GFM table: the first row is the header (as in HTML tables without ``<th>``, for lack of a better one)."""
+    rows = []
+    for row in element.iter("tr"):
+        cells = [_clean_paragraph(_inline_children(cell)).replace("\n", " ").replace("|", "\\|") for cell in row
+                 if _tag(cell) in ("td", "th")]
+        if any(cells):
+            rows.append(cells)
+    if not rows:
+        return []
+    width = max(len(cells) for cells in rows)
+    lines = ["| " + " | ".join(cells + [""] * (width - len(cells))) + " |" for cells in rows]
+    lines.insert(1, "|" + " --- |" * width)
+    return ["\n".join(line.replace("  |", " |") for line in lines)]
 
 
 def _list(element, ordered: bool) -> str:
@@ -131,7 +153,35 @@ def _inline(element, tag: str) -> str:
         return "\n"
     if tag == "code":
         return _code_span(element.text_content())
+    if tag == "a":
+        return _link_text(element)
+    if tag == "sup":
+        return _superscript(element)
     return _inline_children(element)
+
+
+def _link_text(element) -> str:
+    """A link's text; when that text is a URL, its host name (``https://arxiv.org/abs/1`` -> ``arxiv.org``)."""
+    text = _inline_children(element)
+    match = _URL_TEXT.match(text.strip())
+    if not match:
+        return text
+    host = match.group(1) or match.group(2)
+    return host[4:] if host.lower().startswith("www.") else host
+
+
+def _superscript(element) -> str:
+    """``^1`` or ``^(two words)``; an ordinal suffix after a number ("19<sup>th</sup>") stays glued."""
+    text = _clean_paragraph(_inline_children(element)).replace("\n", " ")
+    if not text or len(text) > _SHORT_SUPERSCRIPT:
+        return text
+    previous = element.getprevious()
+    before = (previous.tail if previous is not None else element.getparent().text) or ""
+    if _ORDINAL_SUFFIX.match(text) and before[-1:].isdigit():
+        return text
+    if text.startswith("[") and text.endswith("]"):
+        return text
+    return "^" + text if re.fullmatch(r"[\w.+-]+", text) else f"^({text})"
 
 
 def _inline_children(element) -> str:
@@ -147,6 +197,15 @@ def _inline_children(element) -> str:
         if child.tail:
             parts.append(_collapse(child.tail))
     return "".join(parts)
+
+
+def _escape_markers(paragraph: str) -> str:
+    """A backslash before each line start that Markdown would read as a block marker ("* note" -> "\\* note")."""
+    return "\n".join(_escape_line(line) for line in paragraph.split("\n"))
+
+
+def _escape_line(line: str) -> str:
+    return "\\" + line if _BLOCK_MARKER.match(line) else line
 
 
 def _collapse(text: str) -> str:
