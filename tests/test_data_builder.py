@@ -79,7 +79,7 @@ def test_build_dataset_folder_loads_with_card_and_stats(built):
         "stackexchange.jsonl",
         "wikihow.jsonl",
         "reddit.jsonl",
-        "natural-instructions.jsonl",
+        "natural_instructions.jsonl",
         "authored.jsonl",
         "composition.jsonl",
     }
@@ -262,8 +262,8 @@ def test_build_from_real_data(shared_data, tmp_path):
                         "writingprompts_subreddit": "",
                         "max_candidates": 100,
                     },
-                    "natural-instructions": {"input": str(shared_data / "super_natural_instructions" / "tasks")},
-                    "lima-release": {"input": str(shared_data / "lima" / "train.jsonl")},
+                    "natural_instructions": {"input": str(shared_data / "super_natural_instructions" / "tasks")},
+                    "lima_release": {"input": str(shared_data / "lima" / "train.jsonl")},
                     "authored": {"input": str(RESOURCES / "authored")},
                 },
                 "splits": {

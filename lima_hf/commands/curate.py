@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lima_hf.cli_args import CLIError, parse_args
-from lima_hf.data.sources import SOURCES, load_source
+from lima_hf.data.sources import SOURCES, load_source, source_name
 from lima_hf.io import write_jsonl
 
 
@@ -81,8 +81,10 @@ def main(argv: list[str]) -> int:
         )
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     name, rest = argv[0], argv[1:]
-    if name not in SOURCES:
-        raise CLIError(f"unknown source '{name}' (choose from {', '.join(SOURCES)})")
+    try:
+        name = source_name(name)
+    except KeyError:
+        raise CLIError(f"unknown source '{name}' (choose from {', '.join(SOURCES)})") from None
     source = load_source(name)
     args, config = parse_args([CurateArgs, source.Config], rest, prog=f"lima-hf curate {name}")
     if not args.output:

@@ -7,13 +7,13 @@ go into which split. A YAML file read into dataclasses; every error names the fi
     on_shortfall: fail                 # or take_available: build with what exists and say so
     manifest: manifest.yaml            # optional curation manifest (relative to this file)
     tokenizer: bundled                 # tokenizer named in the card's length statistics
-    sources:                           # name -> options of that source's Config (input relative to this file)
+    sources:                           # source name -> options of its Config (input relative to this file)
       wikihow: {input: raw/wikihow, min_methods: 2}
       reddit: {input: raw/pushshift}
-      reddit_monthly: {source: reddit, input: raw/monthly}   # a second run of a source: `source:` names it
+      reddit_monthly: {module: reddit, input: raw/monthly}   # a second run of a source: `module:` names it
     splits:
       train:
-        - {source: wikihow, count: 200}                       # `source` is the records' `source` column
+        - {source: wikihow, count: 200}                       # `source`: a record label (the `source` column)
         - {source: stackexchange, category: stem, count: 200}
         - {source: authored, category: train, count: 200, sample: random}
       dev:
@@ -28,6 +28,7 @@ go into which split. A YAML file read into dataclasses; every error names the fi
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,9 +36,10 @@ from typing import Any
 
 import yaml
 
-from lima_hf.data.sources import SOURCES, load_source
+from lima_hf.data.sources import SOURCES, load_source, source_name
 from lima_hf.io import InputError, read_yaml
 
+logger = logging.getLogger(__name__)
 SHORTFALL_CHOICES = ("fail", "take_available")
 SAMPLE_CHOICES = ("first", "random")
 SPLIT_NAMES = ("train", "dev", "test")
@@ -73,16 +75,17 @@ class Part:
 
 @dataclass
 class SourceRun:
-    """One source to curate: its registry name and the options of its ``Config``."""
+    """One source to curate: the run's name (its key under ``sources:``), the source's registry name
+    (``module``) and the options of its ``Config``."""
 
     name: str
-    source: str
+    module: str
     options: dict[str, Any]
 
     def make_config(self, seed: int, on_error: str):
         """The source's ``Config`` (the build's ``seed``/``on_error`` unless the options set them); an unknown
         option raises ``TypeError``."""
-        return load_source(self.source).Config(**{"seed": seed, "on_error": on_error, **self.options})
+        return load_source(self.module).Config(**{"seed": seed, "on_error": on_error, **self.options})
 
 
 @dataclass
@@ -183,15 +186,20 @@ def parse_build_config(
     for name, options in (data.get("sources") or {}).items():
         where = f"{path}:{_line(nodes, 'sources', name)}: sources.{name}"
         options = dict(options or {})
-        source = options.pop("source", name)
-        if source not in SOURCES:
+        if "source" in options and "module" not in options:  # the key of earlier versions
+            logger.warning("%s: `source:` is now spelled `module:` (the source module this run curates)", where)
+            options["module"] = options.pop("source")
+        wanted = options.pop("module", str(name))
+        try:
+            module = source_name(wanted)
+        except KeyError:
             raise InputError(
-                f"{where}: unknown source '{source}' (choose from {', '.join(SOURCES)}; "
-                "set `source:` when the key is a label)"
-            )
+                f"{where}: unknown source '{wanted}' (choose from {', '.join(SOURCES)}; "
+                "set `module:` when the key is a label)"
+            ) from None
         if "input" in options:
             options["input"] = _resolve(options["input"], base)
-        run = SourceRun(name=str(name), source=source, options=options)
+        run = SourceRun(name=str(name), module=module, options=options)
         try:
             run.make_config(config.seed, config.on_error)
         except (TypeError, ValueError) as err:

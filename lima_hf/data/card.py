@@ -8,70 +8,14 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
+from lima_hf.data.sources import card_entry
+from lima_hf.io import InputError
 from lima_hf.paper import CITATION
 
 if TYPE_CHECKING:
     from lima_hf.data.build_config import BuildConfig
     from lima_hf.data.composition import Composition
-
-# Per record `source`: what it is, how it was curated, its license and whom to credit.
-SOURCE_INFO: dict[str, dict[str, str]] = {
-    "stackexchange": {
-        "title": "Stack Exchange",
-        "rules": "Exchanges split into STEM and other (niche ones dropped), sampled with temperature tau=3; within "
-        "an exchange the highest-scoring questions self-contained in the title; their top answer with score "
-        ">= 10, 1,200-4,096 characters, not in the first person, not referring to other answers; HTML "
-        "converted to Markdown (links to their text, images removed, code blocks and lists kept); prompt "
-        "= the title or the description at random.",
-        "license": "CC BY-SA (2.5, 3.0 or 4.0, as each post states)",
-        "attribution": "Stack Exchange contributors; each row's `url` and `author` name the post and its author.",
-    },
-    "wikihow": {
-        "title": "wikiHow",
-        "rules": "A top-level category drawn first, then an article within it; prompt = the title as a question "
-        '("How to ...?"); answer = the article as Markdown (intro, `## <method>` sections, numbered steps), '
-        '"This article..." openings rewritten to "The following answer...", links, images, tips, '
-        "warnings and boilerplate removed.",
-        "license": "CC BY-NC-SA 3.0",
-        "attribution": "wikiHow contributors (https://www.wikihow.com); each row's `url` names the article.",
-    },
-    "writingprompts": {
-        "title": "r/WritingPrompts (Pushshift)",
-        "rules": "Most upvoted `[WP]` submissions (tag stripped) paired with their top-scored top-level comment; the "
-        "final choice from the curation manifest.",
-        "license": "Reddit user content (no license granted; research use)",
-        "attribution": "The Reddit users named in each row's `author`; data from the Pushshift archive.",
-    },
-    "askreddit": {
-        "title": "r/AskReddit (Pushshift)",
-        "rules": "Self-contained, title-only questions, ranked by score; the final choice from the curation "
-        "manifest. Prompts only (test set).",
-        "license": "Reddit user content (no license granted; research use)",
-        "attribution": "The Reddit users named in each row's `author`; data from the Pushshift archive.",
-    },
-    "natural_instructions": {
-        "title": "Super-NaturalInstructions",
-        "rules": "One random instance from each of N natural-language-generation tasks (summarization, "
-        "paraphrasing, style transfer, ...) of the training split; prompt = the task definition and the "
-        "input, response = the instance output.",
-        "license": "Apache-2.0 (task files); instances under each task's Instance License (see `license`)",
-        "attribution": "Wang et al. (2022), Super-NaturalInstructions; task contributors in each row's `author`.",
-    },
-    "authored": {
-        "title": "Authored examples",
-        "rules": "Written by people in the documented authored-examples format; validated (alternating, non-empty "
-        "turns); some training examples refuse harmful requests and explain why.",
-        "license": "As each row's `license` states",
-        "attribution": "The authors named in each row's `author`.",
-    },
-}
-RELEASE_INFO = {
-    "title": "The released LIMA data (GAIR/lima)",
-    "rules": "Imported as released; the released source labels are kept.",
-    "license": "CC BY-NC-SA 4.0, or stricter per original source",
-    "attribution": "Zhou et al. (2023), https://huggingface.co/datasets/GAIR/lima",
-}
-
+    from lima_hf.data.sources.base import CardEntry
 
 def load_tokenizer(name: str):
     """The tokenizer the statistics are counted in, and the name to print: ``bundled`` or a path/Hub id."""
@@ -167,21 +111,43 @@ def _licenses(composition: Composition) -> dict[str, set[str]]:
     return licenses
 
 
+def card_entries(config: BuildConfig, composition: Composition) -> dict[str, list[CardEntry]]:
+    """The card entries of every record label in the build, each declared by the source that emitted it.
+
+    A label whose source declares no entry for it, or that no configured source emitted, is an error.
+    """
+    in_build = {r["source"] for splits in composition.configs.values() for rs in splits.values() for r in rs}
+    modules = {run.name: run.module for run in config.sources}
+    entries: dict[str, list[CardEntry]] = {}
+    for run, result in composition.results.items():
+        pools = [result.records, *result.extras.values()]
+        emitted = {i["source"] for pool in pools for i in pool if isinstance(i, dict) and "messages" in i}
+        for label in sorted(emitted & in_build):
+            entry = card_entry(modules.get(run, run), label)
+            if entry not in entries.setdefault(label, []):
+                entries[label].append(entry)
+    unknown = sorted(in_build - set(entries))
+    if unknown:
+        raise InputError(f"{config.path}: no configured source emitted the records labelled {', '.join(unknown)}")
+    return entries
+
+
 def card_text(config: BuildConfig, composition: Composition, summary: dict[str, Any], stats: dict[str, Any]) -> str:
     """The card's Markdown body."""
     licenses = _licenses(composition)
+    entries = card_entries(config, composition)
     counts = summary["counts"]
     sizes = ", ".join(f"{split} {sum(c.values()):,}" for split, c in counts.get("default", {}).items())
     if "multi_turn" in counts:
         sizes += f"; multi_turn {sum(counts['multi_turn'].get('train', {}).values()):,}"
     source_sections = []
     for source in sorted(licenses):
-        info = SOURCE_INFO.get(source, RELEASE_INFO)
-        source_sections.append(
-            f"### {info['title']} (`{source}`)\n\n{info['rules']}\n\n"
-            f"- License: {info['license']} (rows: {', '.join(sorted(licenses[source]))})\n"
-            f"- Attribution: {info['attribution']}"
-        )
+        for entry in entries[source]:
+            source_sections.append(
+                f"### {entry.title} (`{source}`)\n\n{entry.rules}\n\n"
+                f"- License: {entry.license} (rows: {', '.join(sorted(licenses[source]))})\n"
+                f"- Attribution: {entry.attribution}"
+            )
     parts = "\n".join(
         f"| {p['split']} | {p['part']} | {p['requested'] if p['requested'] is not None else 'all'} | {p['taken']} |"
         f"{' shortfall' if p['shortfall'] else ''} |"

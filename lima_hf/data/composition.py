@@ -76,8 +76,8 @@ def curate_sources(config: BuildConfig) -> dict[str, SourceResult]:
     """Run every configured source; returns its result by run name."""
     results = {}
     for run in tqdm(config.sources, desc="curating sources", unit=" source"):
-        tqdm.write(f"curating {run.name} ({run.source}) from {run.options.get('input')}")
-        results[run.name] = load_source(run.source).curate(run.make_config(config.seed, config.on_error))
+        tqdm.write(f"curating {run.name} ({run.module}) from {run.options.get('input')}")
+        results[run.name] = load_source(run.module).curate(run.make_config(config.seed, config.on_error))
     return results
 
 

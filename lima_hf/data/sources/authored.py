@@ -37,10 +37,19 @@ from typing import Any
 
 from lima_hf.data.records import SourceResult, make_record
 from lima_hf.data.sources.bad_input import raise_or_skip
-from lima_hf.data.sources.base import SourceConfig
+from lima_hf.data.sources.base import CardEntry, SourceConfig
 from lima_hf.io import InputError, read_jsonl, read_yaml
 
 NAME = "authored"
+LABELS = {
+    NAME: CardEntry(
+        title="Authored examples",
+        rules="Written by people in the documented authored-examples format; validated (alternating, non-empty "
+        "turns); some training examples refuse harmful requests and explain why.",
+        license="As each row's `license` states",
+        attribution="The authors named in each row's `author`.",
+    )
+}
 SPLITS = ("train", "dev", "test", "multi_turn")
 SUFFIXES = (".jsonl", ".yaml", ".yml")
 

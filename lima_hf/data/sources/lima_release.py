@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from lima_hf.data.records import SourceResult, make_record, make_rejection
-from lima_hf.data.sources.base import SourceConfig
+from lima_hf.data.sources.base import AnyLabel, CardEntry, SourceConfig
 from lima_hf.io import InputError, read_jsonl, write_jsonl
 
-NAME = "lima-release"
+NAME = "lima_release"
 LICENSE = "CC BY-NC-SA 4.0 (or stricter, per original source)"
 CITATION_URL = "https://huggingface.co/datasets/GAIR/lima"
 
@@ -33,6 +33,16 @@ RELEASE_LABELS = {
     "authored": "authors",
     "askreddit": "askreddit",
 }
+# Released labels are kept verbatim (the test set has many); the card describes every one as the release.
+LABELS = AnyLabel(
+    CardEntry(
+        title="The released LIMA data (GAIR/lima)",
+        rules="Imported as released; the released source labels are kept.",
+        license="CC BY-NC-SA 4.0, or stricter per original source",
+        attribution=f"Zhou et al. (2023), {CITATION_URL}",
+    ),
+    known=(*RELEASE_LABELS.values(), "multi_turn"),
+)
 
 
 @dataclass
@@ -81,7 +91,7 @@ def import_rows(
         messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": t} for i, t in enumerate(turns)]
         yield (
             make_record(
-                id=f"lima-release/{split}/{line}",
+                id=f"{NAME}/{split}/{line}",
                 source=label,
                 messages=messages,
                 license=LICENSE,
@@ -96,7 +106,7 @@ def import_rows(
 def curate(config: Config) -> SourceResult:
     """Import the released LIMA data as records (train pairs), ``multi_turn`` and ``test`` extras."""
     if not config.input:
-        raise InputError("lima-release: --input (train.jsonl, test.jsonl or their folder) is required")
+        raise InputError(f"{NAME}: --input (train.jsonl, test.jsonl or their folder) is required")
     result = SourceResult(extras={"multi_turn": [], "test": []})
     for split, path in _files(Path(config.input)):
         for record, rejection in import_rows(path, split=split, on_error=config.on_error):

@@ -28,10 +28,20 @@ from tqdm.auto import tqdm
 
 from lima_hf.data.records import SourceResult, make_record, make_rejection
 from lima_hf.data.sources.bad_input import raise_or_skip
-from lima_hf.data.sources.base import SourceConfig
+from lima_hf.data.sources.base import CardEntry, SourceConfig
 from lima_hf.io import InputError
 
 NAME = "natural_instructions"
+LABELS = {
+    NAME: CardEntry(
+        title="Super-NaturalInstructions",
+        rules="One random instance from each of N natural-language-generation tasks (summarization, "
+        "paraphrasing, style transfer, ...) of the training split; prompt = the task definition and the "
+        "input, response = the instance output.",
+        license="Apache-2.0 (task files); instances under each task's Instance License (see `license`)",
+        attribution="Wang et al. (2022), Super-NaturalInstructions; task contributors in each row's `author`.",
+    )
+}
 logger = logging.getLogger(__name__)
 REPO_URL = "https://github.com/allenai/natural-instructions/blob/master/tasks"
 

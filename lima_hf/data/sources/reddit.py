@@ -31,11 +31,28 @@ from tqdm.auto import tqdm
 
 from lima_hf.data.records import SourceResult, make_record, make_rejection
 from lima_hf.data.sources.bad_input import raise_or_skip
-from lima_hf.data.sources.base import SourceConfig
+from lima_hf.data.sources.base import CardEntry, SourceConfig
 from lima_hf.io import InputError
 
 NAME = "reddit"
 LICENSE = "Reddit user content via the Pushshift archive (no license granted; research use)"
+_CREDIT = "The Reddit users named in each row's `author`; data from the Pushshift archive."
+LABELS = {
+    "writingprompts": CardEntry(
+        "r/WritingPrompts (Pushshift)",
+        "Most upvoted `[WP]` submissions (tag stripped) paired with their top-scored top-level comment; the final "
+        "choice from the curation manifest.",
+        LICENSE,
+        _CREDIT,
+    ),
+    "askreddit": CardEntry(
+        "r/AskReddit (Pushshift)",
+        "Self-contained, title-only questions, ranked by score; the final choice from the curation manifest. "
+        "Prompts only (test set).",
+        LICENSE,
+        _CREDIT,
+    ),
+}
 MAX_WINDOW_SIZE = 2**31
 WP_TAG = re.compile(r"^\s*[\[(]\s*([A-Za-z]{2})\s*[\])]\s*:?\s*")
 REMOVED = {"[removed]", "[deleted]", ""}

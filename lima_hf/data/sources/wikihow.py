@@ -40,12 +40,23 @@ from tqdm.auto import tqdm
 
 from lima_hf.data.records import SourceResult, make_record, make_rejection
 from lima_hf.data.sources.bad_input import raise_or_skip
-from lima_hf.data.sources.base import SourceConfig
+from lima_hf.data.sources.base import CardEntry, SourceConfig
 from lima_hf.io import InputError
 
 NAME = "wikihow"
 LICENSE = "CC BY-NC-SA 3.0"
 AUTHOR = "wikiHow contributors"
+LABELS = {
+    NAME: CardEntry(
+        title="wikiHow",
+        rules="A top-level category drawn first, then an article within it; prompt = the title as a question "
+        '("How to ...?"); answer = the article as Markdown (intro, `## <method>` sections, numbered steps), '
+        '"This article..." openings rewritten to "The following answer...", links, images, tips, '
+        "warnings and boilerplate removed.",
+        license=LICENSE,
+        attribution="wikiHow contributors (https://www.wikihow.com); each row's `url` names the article.",
+    )
+}
 logger = logging.getLogger(__name__)
 
 ALL_COLUMNS = ("headline", "title", "text")
