@@ -10,7 +10,7 @@ from lima_hf.data.sources.stackexchange.sampling import (
     exchange_weights,
     sample_across_exchanges,
 )
-from lima_hf.data.sources.stackexchange.sites import (
+from lima_hf.data.sources.stackexchange.site_table import (
     is_meta,
     load_site_table,
     site_label,

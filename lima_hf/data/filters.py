@@ -75,6 +75,15 @@ NOT_SELF_CONTAINED_TITLE_PATTERN = re.compile(
     "|".join(f"(?:{p})" for p in NOT_SELF_CONTAINED_TITLE_PATTERNS), re.IGNORECASE
 )
 MIN_TITLE_WORDS = 3
+# A Reddit title that points at the rest of its post, the thread or the comments.
+POST_POINTER_PATTERN = re.compile(
+    r"\b(?:this|these) (?:picture|pic|photo|image|video|gif|post|thread|sub|subreddit)\b|"
+    r"\bin the (?:body|comments|text)\b|"
+    r"\b(?:above|below|attached|following)\b|\bop\b|\bedit\b|\bupdate\b",
+    re.IGNORECASE,
+)
+# A Markdown link, ``[text](target)``; sources keep the text (:func:`links_to_text`).
+MARKDOWN_LINK_PATTERN = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 
 # Pointers to what the conversion removed (images, links, attachments): the answer is not self-contained.
 _VISUAL = r"(?:picture|image|figure|fig\.|screenshot|screen ?shot|diagram|photo|photograph|chart|illustration)s?"
@@ -151,12 +160,20 @@ def length_in_window(text: str, min_chars: int, max_chars: int) -> bool:
     return min_chars <= len(text) <= max_chars
 
 
-def is_self_contained_title(title: str, min_words: int = MIN_TITLE_WORDS) -> bool:
+def is_self_contained_title(
+    title: str, min_words: int = MIN_TITLE_WORDS, pointers: re.Pattern = NOT_SELF_CONTAINED_TITLE_PATTERN
+) -> bool:
     """Whether a question title can stand alone as the prompt: at least ``min_words`` words and no pointer
-    to content only the body has ("this code", "the following", "identify this")."""
+    to content only the body has: ``pointers`` is a Stack Exchange question's ("this code", "the following",
+    "identify this") unless a source passes its own (:data:`POST_POINTER_PATTERN` for Reddit)."""
     if len(title.split()) < min_words:
         return False
-    return NOT_SELF_CONTAINED_TITLE_PATTERN.search(title) is None
+    return pointers.search(title) is None
+
+
+def links_to_text(text: str) -> str:
+    """``text`` with every Markdown link replaced by its text."""
+    return MARKDOWN_LINK_PATTERN.sub(r"\1", text)
 
 
 def has_html_leftovers(text: str) -> bool:

@@ -29,6 +29,11 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from lima_hf.data.filters import (
+    POST_POINTER_PATTERN,
+    is_self_contained_title,
+    links_to_text,
+)
 from lima_hf.data.records import SourceResult, make_record, make_rejection
 from lima_hf.data.sources.bad_input import raise_or_skip
 from lima_hf.data.sources.base import CardEntry, SourceConfig
@@ -57,15 +62,8 @@ MAX_WINDOW_SIZE = 2**31
 WP_TAG = re.compile(r"^\s*[\[(]\s*([A-Za-z]{2})\s*[\])]\s*:?\s*")
 REMOVED = {"[removed]", "[deleted]", ""}
 BOTS = {"automoderator", "writingpromptsrobot"}
-_MARKDOWN_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _URL = re.compile(r"\s*\(?\bhttps?://\S+")
 _EDIT_LINE = re.compile(r"^\s*[*_]*\s*(?:edit|update|e)\s*\d*\s*[*_]*\s*[:\-].*$", re.IGNORECASE | re.MULTILINE)
-_NOT_SELF_CONTAINED = re.compile(
-    r"\b(?:this|these) (?:picture|pic|photo|image|video|gif|post|thread|sub|subreddit)\b|"
-    r"\bin the (?:body|comments|text)\b|"
-    r"\b(?:above|below|attached|following)\b|\bop\b|\bedit\b|\bupdate\b",
-    re.IGNORECASE,
-)
 _SERIOUS_TAG = re.compile(
     r"^\s*[\[(]\s*(?:serious|nsfw|meta)\s*[\])]\s*|\s*[\[(]\s*(?:serious|nsfw|meta)\s*[\])]\s*$", re.IGNORECASE
 )
@@ -197,7 +195,7 @@ def _utc(value: Any) -> int | None:
 def clean_comment(text: str) -> str:
     """A Reddit comment as plain Markdown: entities unescaped, links to their text, URLs and edit notes removed."""
     text = html.unescape(text or "")
-    text = _MARKDOWN_LINK.sub(r"\1", text)
+    text = links_to_text(text)
     text = _URL.sub("", text)
     text = _EDIT_LINE.sub("", text)
     text = re.sub(r"[ \t]+\n", "\n", text)
@@ -221,7 +219,7 @@ def askreddit_question(post: dict, config: Config) -> tuple[str | None, str]:
         return None, "not_a_question"
     if len(title.split()) < config.min_question_words or len(title) > config.max_question_chars:
         return None, "length"
-    if _NOT_SELF_CONTAINED.search(title):
+    if not is_self_contained_title(title, min_words=0, pointers=POST_POINTER_PATTERN):
         return None, "not_self_contained"
     return title, ""
 

@@ -38,6 +38,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from lima_hf.data.filters import links_to_text
 from lima_hf.data.records import SourceResult, make_record, make_rejection
 from lima_hf.data.sources.bad_input import raise_or_skip
 from lima_hf.data.sources.base import CardEntry, SourceConfig
@@ -63,7 +64,6 @@ ALL_COLUMNS = ("headline", "title", "text")
 SEP_COLUMNS = ("overview", "headline", "text", "sectionLabel", "title")
 
 _MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_MARKDOWN_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _WIKI_LINK = re.compile(r"\[\[(?:[^\]|]*\|)?([^\]]*)\]\]")
 _URL = re.compile(r"\s*\(?\bhttps?://\S+|\s*\bwww\.\S+")
 _HTML_TAG = re.compile(r"<[^>]+>")
@@ -119,7 +119,7 @@ class Article:
 def clean_text(text: str) -> str:
     """``text`` without links (their text kept), images, URLs, HTML tags, reference markers and boilerplate."""
     text = _MARKDOWN_IMAGE.sub("", text or "")
-    text = _MARKDOWN_LINK.sub(r"\1", text)
+    text = links_to_text(text)
     text = _WIKI_LINK.sub(r"\1", text)
     text = _URL.sub("", text)
     text = _HTML_TAG.sub("", text)

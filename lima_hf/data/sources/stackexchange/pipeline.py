@@ -20,7 +20,7 @@ from lima_hf.data.sources.stackexchange.dump import (
 from lima_hf.data.sources.stackexchange.report import print_report, site_counts
 from lima_hf.data.sources.stackexchange.sampling import sample_across_exchanges
 from lima_hf.data.sources.stackexchange.site import SiteOutcome, process_site
-from lima_hf.data.sources.stackexchange.sites import (
+from lima_hf.data.sources.stackexchange.site_table import (
     KEPT_LABELS,
     load_site_table,
     site_label,
