@@ -60,29 +60,36 @@ def pop_option(args: list[str], flag: str, what: str) -> str | None:
     return value
 
 
+def check_recipe(path: str | os.PathLike, parser: TrlParser, prog: str) -> None:
+    """Read a recipe with lima-hf's YAML reader and check its keys against ``parser``: errors name the file, the
+    line and the key (TRL's own parser reports neither file nor line)."""
+    config, lines = load_recipe(path)
+    if not isinstance(config.get("env", {}), dict):
+        raise CLIError(f"{path}:{lines.get('env', '?')}: 'env' must be a mapping of variable: value")
+    known = {action.dest for action in parser._actions} | {"env"}
+    for key in config:
+        if key not in known:
+            raise CLIError(f"{path}:{lines.get(key, '?')}: unknown key '{key}' for `{prog}`")
+
+
 def parse_args(
     dataclass_types: Sequence[type], argv: Sequence[str], prog: str, description: str | None = None
 ) -> tuple:
-    """Return one instance per dataclass type, from ``--config FILE`` (optional) and ``argv`` overrides."""
+    """Return one instance per dataclass type, from ``--config FILE`` (optional) and ``argv`` overrides.
+
+    TRL's ``TrlParser.parse_args_and_config`` does the parsing (``--config``, ``env``, recipe values as
+    defaults, command-line overrides); the recipe is checked first by :func:`check_recipe`."""
     parser = _Parser(list(dataclass_types), prog=prog, description=description)
     args = list(argv)
     source = "command line"
-    path = pop_option(args, "--config", "a recipe file path")
-    if path is not None:
-        source = path
-        config, lines = load_recipe(path)
-        env = config.pop("env", {})
-        if not isinstance(env, dict):
-            raise CLIError(f"{path}:{lines.get('env', '?')}: 'env' must be a mapping of variable: value")
-        known = {action.dest for action in parser._actions}
-        for key in config:
-            if key not in known:
-                raise CLIError(f"{path}:{lines.get(key, '?')}: unknown key '{key}' for `{prog}`")
-        for key, value in env.items():
-            os.environ[str(key)] = str(value)
-        parser.set_defaults_with_config(**config)
+    if "--config" in args:
+        index = args.index("--config")
+        if index + 1 >= len(args):
+            raise CLIError("--config needs a recipe file path")
+        source = args[index + 1]
+        check_recipe(source, parser, prog)
     try:
-        return tuple(parser.parse_args_into_dataclasses(args=args))
+        return tuple(parser.parse_args_and_config(args=args))
     except CLIError:
         raise
     except (ValueError, TypeError) as err:

@@ -197,3 +197,22 @@ def test_smollm2_recipe_trains_to_completion_on_cpu(bundled_model, tiny_lima_fol
     name = "model.layers.0.mlp.down_proj.weight"
     with safe_open(output / "model.safetensors", "pt") as trained, safe_open(bundled_model / "model.safetensors", "pt") as base:
         assert not trained.get_tensor(name).equal(base.get_tensor(name))  # the optimizer step changed the weights
+
+
+def test_every_lima_hf_only_key_is_documented_with_its_plain_trl_equivalent():
+    import dataclasses
+
+    from trl import ScriptArguments, SFTConfig
+
+    from lima_hf.training.config import LimaSFTConfig
+    from lima_hf.training.script import LimaScriptArguments
+
+    own = set()
+    for ours, theirs in ((LimaSFTConfig, SFTConfig), (LimaScriptArguments, ScriptArguments)):
+        own |= {f.name for f in dataclasses.fields(ours)} - {f.name for f in dataclasses.fields(theirs)}
+    assert own == {"final_learning_rate", "effective_batch_size", "eot_token", "residual_dropout",
+                   "residual_dropout_schedule"}
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "recipes.md").read_text()
+    table = docs.split("## Plain TRL recipes and lima-hf's own keys")[1].split("\n## ")[0]
+    for key in own | {"model_name_or_path: bundled"}:
+        assert f"`{key}" in table, key

@@ -105,3 +105,28 @@ def test_two_process_cpu_run_trains_with_residual_dropout(tiny_model_dir, releas
     assert [entry["step"] for entry in logged] == [1, 2, 3, 4]
     assert (logged[0]["learning_rate"], logged[-1]["learning_rate"]) == pytest.approx((1e-5, 1e-6))
     assert (output / "model.safetensors").is_file()
+
+
+def test_a_plain_trl_recipe_runs_unchanged(tiny_model_dir, tmp_path):
+    """Only ScriptArguments, SFTConfig and ModelConfig keys: TRL's strict parser accepts it, and so does lima-hf."""
+    from trl import ModelConfig, ScriptArguments, SFTConfig, TrlParser
+
+    data = tmp_path / "data"
+    data.mkdir()
+    with open(data / "train.jsonl", "w", encoding="utf-8") as handle:
+        for i in range(4):
+            messages = [{"role": "user", "content": f"What is idea {i}?"}, {"role": "assistant", "content": "An idea."}]
+            handle.write(json.dumps({"messages": messages}) + "\n")
+    path = tmp_path / "config_sft.yaml"
+    path.write_text(yaml.safe_dump({
+        "model_name_or_path": str(tiny_model_dir), "dtype": "float32", "dataset_name": str(data),
+        "dataset_streaming": False, "output_dir": str(tmp_path / "out"), "learning_rate": 2.0e-5,
+        "lr_scheduler_type": "cosine_with_min_lr", "lr_scheduler_kwargs": {"min_lr_rate": 0.1}, "max_steps": 2,
+        "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1, "gradient_checkpointing": True,
+        "assistant_only_loss": True, "max_length": 128, "use_cpu": True, "bf16": False, "report_to": "none",
+        "disable_tqdm": True, "save_strategy": "no", "seed": 0,
+    }))
+    TrlParser((ScriptArguments, SFTConfig, ModelConfig)).parse_args_and_config(["--config", str(path)])
+    assert cli_main(["train", "--config", str(path)]) == 0
+    assert (tmp_path / "out" / "model.safetensors").is_file()
+    assert json.loads((tmp_path / "out" / "tokenizer_config.json").read_text())["eos_token"] == "<|eot|>"

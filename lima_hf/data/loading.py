@@ -91,14 +91,18 @@ def _load_release_from_hub(config: str) -> datasets.DatasetDict:
 def load_lima_dataset(path_or_id: str | os.PathLike, config: str = DEFAULT_CONFIG) -> datasets.DatasetDict:
     """LIMA data as a ``DatasetDict`` of ``messages`` rows (plus ``source`` and attribution columns).
 
-    ``config`` is ``default`` (train/dev/test) or ``multi_turn`` (train).
+    ``config`` is ``default`` (train/dev/test) or ``multi_turn`` (train). A folder of ``train.jsonl`` /
+    ``test.jsonl`` files whose rows are not GAIR/lima's goes to ``datasets.load_dataset``.
     """
     path = Path(path_or_id)
     if path.is_dir():
         if is_dataset_folder(path):
             return _load_folder(path, config)
-        if (path / "train.jsonl").is_file() or (path / "test.jsonl").is_file():
+        releases = [path / name for name in ("train.jsonl", "test.jsonl") if (path / name).is_file()]
+        if releases and _is_release_file(releases[0]):
             return _load_release(path, config)
+        if releases:  # a plain folder of JSON Lines files, as TRL users have: what datasets.load_dataset reads
+            return datasets.load_dataset(str(path), config)
         raise InputError(f"{path}: neither a dataset folder (README.md + data/) nor the GAIR/lima layout")
     if path.is_file():
         if path.suffix == ".jsonl" and _is_release_file(path):

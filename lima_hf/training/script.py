@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trl import ScriptArguments
+
 from lima_hf.errors import ConfigError
 from lima_hf.io import InputError
 
@@ -16,8 +18,8 @@ BUNDLED = "bundled"
 
 
 @dataclass
-class LimaScriptArguments:
-    """Which data to train on (in the style of TRL's ``ScriptArguments``)."""
+class LimaScriptArguments(ScriptArguments):
+    """``trl.ScriptArguments`` (which data to train on) with lima-hf's defaults; every TRL key is accepted."""
 
     dataset_name: str | None = field(
         default=None,
@@ -26,15 +28,20 @@ class LimaScriptArguments:
             "LIMA data (GAIR/lima, or its train.jsonl)."
         },
     )
-    dataset_config: str = field(
+    dataset_config: str | None = field(
         default="default",
         metadata={"help": "Dataset configuration: 'default' (train/dev/test) or 'multi_turn' (train)."},
     )
-    dataset_train_split: str = field(default="train", metadata={"help": "Split to train on."})
     dataset_test_split: str = field(
         default="dev",
         metadata={"help": "Split to evaluate on when eval_strategy is not 'no' (LIMA's 50 dev examples)."},
     )
+
+    def __post_init__(self):
+        if self.dataset_streaming:
+            raise ConfigError("dataset_streaming is not supported by lima-hf train: LIMA's data fits in memory")
+        if self.dataset_config is None:  # TRL's default: the dataset's own default configuration
+            self.dataset_config = "default"
 
 
 def resolve_model_path(model_name_or_path: str | None) -> str:
