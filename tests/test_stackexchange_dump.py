@@ -17,9 +17,9 @@ from lima_hf.data.sources.stackexchange.dump import (
     sevenzip_binary,
 )
 from lima_hf.data.sources.stackexchange.rows import (
+    LayoutDeparture,
     RowError,
     attribute,
-    int_attribute,
     iter_rows,
     parse_row,
 )
@@ -47,7 +47,7 @@ def test_rows_of_every_era_with_bom():
     first, second = (parse_row(row, "x") for _, row in rows)
     assert first["Title"] == "T & U" and "ContentLicense" not in first
     assert second["Body"] == "<p>café</p>" and second["ContentLicense"] == "CC BY-SA 4.0"
-    assert int_attribute(rows[1][1], "ParentId") == 1
+    assert attribute(rows[1][1], "ParentId") == b"1"
     assert attribute(rows[0][1], "Missing") is None
 
 
@@ -66,9 +66,11 @@ def test_malformed_and_truncated_rows_name_file_and_line():
         _rows(HEADER + ROW_2015 + ROW_2023)
 
 
-def test_rows_must_be_one_per_line():
-    with pytest.raises(InputError, match=r"Posts.xml:1: a <row .../> that does not start its line"):
+def test_rows_not_one_per_line_are_a_layout_departure():
+    with pytest.raises(LayoutDeparture, match=r"Posts.xml:1: a <row> that does not start its line"):
         _rows(b'<posts><row Id="1" PostTypeId="1" /><row Id="2" PostTypeId="1" /></posts>')
+    with pytest.raises(LayoutDeparture, match=r"Posts.xml:3: several elements on one line"):
+        _rows(HEADER + b'  <row Id="1" PostTypeId="1" /><row Id="2" PostTypeId="1" />\r\n</posts>')
 
 
 def test_bad_rows_are_reported_and_skipped_on_request():

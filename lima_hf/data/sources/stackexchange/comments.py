@@ -19,6 +19,8 @@ from lima_hf.data.sources.stackexchange.posts import row_license
 from lima_hf.data.sources.stackexchange.rows import (
     RowError,
     attribute,
+    check_layout,
+    iter_parsed_rows,
     iter_rows,
     parse_row,
     report_or_raise,
@@ -52,26 +54,50 @@ def read_comments(
     answer_ids: set[int],
     on_skip: Callable[[RowError], None] | None = None,
 ) -> dict[int, list[Comment]]:
-    """The comments under ``answer_ids``, in file order (ordered by ``Id``, i.e. by time)."""
+    """The comments under ``answer_ids``, in file order (ordered by ``Id``, i.e. by time).
+
+    Raises ``LayoutDeparture`` where the file leaves the dump layout: read it with :func:`read_comments_parsed`.
+    """
     found: dict[int, list[Comment]] = {}
     wanted = {str(i).encode() for i in answer_ids}
     for line, row in iter_rows(stream, name, on_skip):
         post_id = attribute(row, "PostId")
+        if post_id is None:
+            check_layout(row, "PostId", f"{name}:{line}")
         if post_id not in wanted:
             continue
         try:
             values = parse_row(row, f"{name}:{line}")
-            comment = Comment(int(values["Id"]), int(values["PostId"]), values.get("UserId"),
-                              values.get("Text", ""), values.get("CreationDate", ""), row_license(values))
         except RowError as err:
             report_or_raise(err, on_skip)
             continue
-        except (KeyError, ValueError) as err:
-            report_or_raise(RowError(f"{name}:{line}", "malformed_row", f"comment without a valid Id/PostId ({err})"),
-                            on_skip)
-            continue
-        found.setdefault(comment.post_id, []).append(comment)
+        _add_comment(found, values, f"{name}:{line}", on_skip)
     return found
+
+
+def read_comments_parsed(
+    stream: BinaryIO,
+    name: str,
+    answer_ids: set[int],
+    on_skip: Callable[[RowError], None] | None = None,
+) -> dict[int, list[Comment]]:
+    """:func:`read_comments` over any valid XML, every row fully parsed."""
+    found: dict[int, list[Comment]] = {}
+    wanted = {str(i) for i in answer_ids}
+    for line, values in iter_parsed_rows(stream, name):
+        if values.get("PostId") in wanted:
+            _add_comment(found, values, f"{name}:{line}", on_skip)
+    return found
+
+
+def _add_comment(found: dict[int, list[Comment]], values: dict[str, str], location: str, on_skip) -> None:
+    try:
+        comment = Comment(int(values["Id"]), int(values["PostId"]), values.get("UserId"),
+                          values.get("Text", ""), values.get("CreationDate", ""), row_license(values))
+    except (KeyError, ValueError) as err:
+        report_or_raise(RowError(location, "malformed_row", f"comment without a valid Id/PostId ({err})"), on_skip)
+        return
+    found.setdefault(comment.post_id, []).append(comment)
 
 
 def dialogue_turns(comments: list[Comment], thread: Thread, min_exchanges: int = 1) -> list[tuple[str, list[Comment]]]:

@@ -5,6 +5,10 @@ Memory is bounded by ``top_k``, not by the size of the file: questions live in a
 ``Score >= min_answer_score`` of a question in the heap (dropped when its question is evicted), plus, for
 the rare answer that comes before its question in the file (dumps are ordered by ``Id``; merged questions
 can break that), the best such answer until its question shows up.
+
+:func:`scan_posts` reads the few attributes it needs from the raw bytes (see ``rows.py``) and stops with
+``LayoutDeparture`` where a file leaves the dumps' layout; :func:`scan_posts_parsed` gives the same scan of
+any valid XML by parsing every row (and, as ids may then come in any order, remembers every question id seen).
 """
 
 from __future__ import annotations
@@ -16,14 +20,16 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from lima_hf.data.sources.stackexchange.rows import (
+    LayoutDeparture,
     RowError,
-    int_attribute,
+    check_layout,
+    iter_parsed_rows,
     iter_rows,
     parse_row,
     report_or_raise,
 )
 
-# Every dump era starts a row with Id then PostTypeId: one match reads both (other orders fall back).
+# Every dump era starts a row with Id then PostTypeId: one match reads both (anything else is a departure).
 _ROW_HEAD = re.compile(rb'<row Id="(\d+)" PostTypeId="(\d+)"')
 _SCORE = re.compile(rb' Score="(-?\d+)"')
 _PARENT = re.compile(rb' ParentId="(\d+)"')
@@ -105,13 +111,12 @@ def scan_posts(
     """Scan a Posts.xml stream (see the module docstring); ``name`` names the file in errors.
 
     ``on_skip`` receives bad rows instead of raising; ``on_progress(n)`` is called every ``n`` rows.
+    Raises :class:`~lima_hf.data.sources.stackexchange.rows.LayoutDeparture` where the file leaves the dump
+    layout the raw reads rely on (ids not increasing, rows not one per line, other quoting or spacing):
+    read it again with :func:`scan_posts_parsed`.
     """
-    scan = PostsScan()
-    heap: list[tuple[int, int, int]] = []  # (score, -id, id): the smallest is evicted first
-    kept: dict[int, Post] = {}  # question id -> question, for the questions in the heap
-    answers: dict[int, Post] = {}
-    early: dict[int, Post] = {}  # answers whose question comes later in the file
-    post_types = scan.post_types
+    heap = _TopQuestions(top_k, ordered=True)
+    post_types = heap.scan.post_types
     last_id = 0
 
     def parse(row: bytes, line: int) -> Post | None:
@@ -125,47 +130,142 @@ def scan_posts(
         return None
 
     for line, row in iter_rows(stream, name, on_skip):
-        scan.rows += 1
-        if on_progress is not None and not scan.rows & _PROGRESS_EVERY_MASK:
+        heap.scan.rows += 1
+        if on_progress is not None and not heap.scan.rows & _PROGRESS_EVERY_MASK:
             on_progress(_PROGRESS_EVERY_MASK + 1)
         head = _ROW_HEAD.match(row)
-        if head:
-            post_id, post_type = int(head.group(1)), int(head.group(2))
-        else:
-            post_id, post_type = int_attribute(row, "Id", 0), int_attribute(row, "PostTypeId", 0)
+        if head is None:
+            raise LayoutDeparture(f"{name}:{line}", 'a row that does not start with Id="..." PostTypeId="..."')
+        post_id, post_type = int(head.group(1)), int(head.group(2))
+        if post_id <= last_id:
+            raise LayoutDeparture(f"{name}:{line}", f"ids not increasing (Id {post_id} after {last_id})")
+        last_id = heap.last_id = post_id
         post_types[post_type] = post_types.get(post_type, 0) + 1
-        last_id = max(last_id, post_id)
         found = _SCORE.search(row)
-        score = int(found.group(1)) if found else 0
+        if found is None:
+            check_layout(row, "Score", f"{name}:{line}")
+            score = 0
+        else:
+            score = int(found.group(1))
         if post_type == QUESTION:
-            key = (score, -post_id, post_id)
-            if len(heap) >= top_k and key <= heap[0]:
-                continue
-            question = parse(row, line)
-            if question is None:
-                continue
-            if len(heap) >= top_k:
-                _, _, evicted = heapq.heappushpop(heap, key)
-                kept.pop(evicted, None)
-                answers.pop(evicted, None)
+            if heap.admits(score, post_id):
+                heap.add_question(parse(row, line), score, post_id)
             else:
-                heapq.heappush(heap, key)
-            kept[post_id] = question
-            if post_id in early:
-                answers[post_id] = early.pop(post_id)
+                heap.seen_question(post_id)
         elif post_type == ANSWER and score >= min_answer_score:
             found = _PARENT.search(row)
+            if found is None:
+                check_layout(row, "ParentId", f"{name}:{line}")
             parent = int(found.group(1)) if found else 0
-            # the question is in the heap, or comes later in the file (dumps are ordered by Id)
-            target = answers if parent in kept else early if parent > last_id else None
-            if target is not None and _better_key(score, post_id, target.get(parent)):
-                answer = parse(row, line)
-                if answer is not None:
-                    target[parent] = answer
-    ranked = sorted(kept.values(), key=lambda q: (-q.score, q.id))
-    scan.questions = ranked
-    scan.answers = {q.id: answers[q.id] for q in ranked if q.id in answers}
-    return scan
+            if heap.wants_answer(parent, score, post_id):
+                heap.add_answer(parent, parse(row, line))
+    return heap.result()
+
+
+def scan_posts_parsed(
+    stream: BinaryIO,
+    name: str,
+    *,
+    top_k: int,
+    min_answer_score: int,
+    on_skip: Callable[[RowError], None] | None = None,
+    on_progress: Callable[[int], object] | None = None,
+) -> PostsScan:
+    """The same scan as :func:`scan_posts` over any valid XML: every row fully parsed (slower).
+
+    A row without a valid Id/Score/ParentId goes to ``on_skip`` (or raises); an XML error ends the scan with
+    a :class:`RowError` naming the line, as a full parse cannot go on after one.
+    """
+    heap = _TopQuestions(top_k, ordered=False)
+    post_types = heap.scan.post_types
+    for line, values in iter_parsed_rows(stream, name):
+        heap.scan.rows += 1
+        if on_progress is not None and not heap.scan.rows & _PROGRESS_EVERY_MASK:
+            on_progress(_PROGRESS_EVERY_MASK + 1)
+        try:
+            post_id, post_type = int(values["Id"]), int(values.get("PostTypeId", 0))
+            post = Post.from_row(values, line)
+        except (KeyError, ValueError) as err:
+            report_or_raise(RowError(f"{name}:{line}", "malformed_row", f"row without a valid Id/Score/ParentId ({err})"),
+                            on_skip)
+            continue
+        post_types[post_type] = post_types.get(post_type, 0) + 1
+        if post_type == QUESTION:
+            if heap.admits(post.score, post_id):
+                heap.add_question(post, post.score, post_id)
+            else:
+                heap.seen_question(post_id)
+        elif post_type == ANSWER and post.score >= min_answer_score:
+            parent = post.parent_id or 0
+            if heap.wants_answer(parent, post.score, post_id):
+                heap.add_answer(parent, post)
+    return heap.result()
+
+
+class _TopQuestions:
+    """The top-K heap of questions and the best answer of each (see the module docstring), in any file order.
+
+    An answer whose question has not been seen yet is kept (the best one per question) until its question
+    shows up; once a question has been seen and is not in the heap, its answers are dropped. With
+    ``ordered`` (ids increasing, the caller keeps ``last_id``) a question has been seen when its id is at
+    most ``last_id``, so memory stays bounded by ``top_k``; otherwise the seen ids are kept in a set.
+    """
+
+    def __init__(self, top_k: int, ordered: bool):
+        self.scan = PostsScan()
+        self.top_k = top_k
+        self.heap: list[tuple[int, int, int]] = []  # (score, -id, id): the smallest is evicted first
+        self.kept: dict[int, Post] = {}  # question id -> question, for the questions in the heap
+        self.answers: dict[int, Post] = {}
+        self.early: dict[int, Post] = {}  # answers whose question has not been seen yet
+        self.last_id = 0
+        self.seen: set[int] | None = None if ordered else set()  # questions seen and not in the heap
+
+    def admits(self, score: int, post_id: int) -> bool:
+        return len(self.heap) < self.top_k or (score, -post_id, post_id) > self.heap[0]
+
+    def seen_question(self, post_id: int) -> None:
+        if self.seen is not None:
+            self.seen.add(post_id)
+        self.early.pop(post_id, None)
+
+    def add_question(self, question: Post | None, score: int, post_id: int) -> None:
+        if question is None:
+            self.seen_question(post_id)
+            return
+        key = (score, -post_id, post_id)
+        if len(self.heap) >= self.top_k:
+            _, _, evicted = heapq.heappushpop(self.heap, key)
+            self.kept.pop(evicted, None)
+            self.answers.pop(evicted, None)
+            if self.seen is not None:
+                self.seen.add(evicted)
+        else:
+            heapq.heappush(self.heap, key)
+        self.kept[post_id] = question
+        if post_id in self.early:
+            self.answers[post_id] = self.early.pop(post_id)
+
+    def wants_answer(self, parent: int, score: int, post_id: int) -> bool:
+        target = self._target(parent)
+        return target is not None and _better_key(score, post_id, target.get(parent))
+
+    def add_answer(self, parent: int, answer: Post | None) -> None:
+        target = self._target(parent)
+        if answer is not None and target is not None:
+            target[parent] = answer
+
+    def _target(self, parent: int) -> dict[int, Post] | None:
+        if parent in self.kept:
+            return self.answers
+        seen = parent <= self.last_id if self.seen is None else parent in self.seen
+        return None if seen else self.early
+
+    def result(self) -> PostsScan:
+        ranked = sorted(self.kept.values(), key=lambda q: (-q.score, q.id))
+        self.scan.questions = ranked
+        self.scan.answers = {q.id: self.answers[q.id] for q in ranked if q.id in self.answers}
+        return self.scan
 
 
 def _better_key(score: int, post_id: int, current: Post | None) -> bool:

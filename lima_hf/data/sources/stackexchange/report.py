@@ -27,6 +27,7 @@ def site_counts(outcomes, records: list[dict], rejections: list[dict]) -> list[d
         row.update({rule: reasons.get(rule, 0) for rule in (*RULES, "not_sampled")})
         row["skipped_rows"] = len(outcome.skipped_rows)
         row["error"] = outcome.error
+        row["full_parse"] = outcome.full_parse
         rows.append(row)
     return rows
 

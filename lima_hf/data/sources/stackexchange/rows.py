@@ -11,6 +11,12 @@ which is what makes the step faster than a bare ``lxml.etree.iterparse`` pass ov
 Every line is still checked: it must be valid UTF-8 and, if it is a row, a complete ``<row .../>``.
 A bad line raises :class:`~lima_hf.io.InputError` naming the file and line, or, with ``on_error="skip"``,
 is reported to the caller's ``on_skip`` and passed over.
+
+The raw reads are exact only for the dumps' own layout: one row per line, ``<row `` then attributes
+separated by one space, double-quoted, with plain digits in the numeric ones. Valid XML written otherwise
+(two rows on a line, ``<row\tId=``, ``Score='50'``, ``Score = "50"``, ``Score="&#53;0"``) raises
+:class:`LayoutDeparture` where it is first seen, and the caller reads the file again with a full XML parse
+(:func:`iter_parsed_rows`) instead.
 """
 
 from __future__ import annotations
@@ -24,8 +30,19 @@ from lxml import etree
 from lima_hf.io import InputError
 
 _ROW_START = b"<row "
+_ROW_TAG = re.compile(rb"<row[\s/>]")
 _BOM = b"\xef\xbb\xbf"
 _ATTRIBUTE_PATTERNS: dict[str, re.Pattern] = {}
+_ANY_ATTRIBUTE_PATTERNS: dict[str, re.Pattern] = {}
+
+
+class LayoutDeparture(Exception):
+    """The file departs from the dump layout the raw reads rely on; read it with a full parse instead."""
+
+    def __init__(self, location: str, detail: str):
+        super().__init__(f"{location}: {detail}")
+        self.location = location
+        self.detail = detail
 
 
 class RowError(InputError):
@@ -50,15 +67,15 @@ def attribute(row: bytes, name: str) -> bytes | None:
     return match.group(1) if match else None
 
 
-def int_attribute(row: bytes, name: str, default: int | None = None) -> int | None:
-    """An integer attribute (``Id``, ``Score``, ``PostTypeId``, ...) read from the raw row."""
-    value = attribute(row, name)
-    if value is None:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        return default
+def check_layout(row: bytes, name: str, location: str) -> None:
+    """Raise :class:`LayoutDeparture` if attribute ``name`` is in ``row`` but not as `` name="..."``
+    (other quoting, spacing or separators), which is why the raw read of ``name`` failed."""
+    pattern = _ANY_ATTRIBUTE_PATTERNS.get(name)
+    if pattern is None:
+        pattern = _ANY_ATTRIBUTE_PATTERNS[name] = re.compile(rb"\s" + name.encode() + rb"\s*=")
+    if pattern.search(row):
+        raise LayoutDeparture(location, f"attribute {name} is not written as {name}=\"digits\" "
+                                        "(other quoting, spacing or a character reference)")
 
 
 def parse_row(row: bytes, location: str) -> dict[str, str]:
@@ -94,11 +111,12 @@ def iter_rows(
                 report_or_raise(RowError(f"{name}:{number}", "malformed_row",
                                "malformed XML row (not a complete <row .../> element on one line)"), on_skip)
                 continue
+            if stripped.count(b"<") != 1:  # a raw "<" is never inside an attribute value: another element
+                raise LayoutDeparture(f"{name}:{number}", "several elements on one line")
             yield number, stripped
-        elif _ROW_START in stripped:
-            report_or_raise(RowError(f"{name}:{number}", "malformed_row",
-                           "a <row .../> that does not start its line (dump files have one row per line)"), on_skip)
-            closed = closed or b"</" in stripped
+        elif _ROW_TAG.search(stripped):
+            raise LayoutDeparture(f"{name}:{number}", "a <row> that does not start its line or is not "
+                                                      "followed by one space")
         elif stripped.startswith(b"</"):
             closed = True
         elif stripped and not stripped.lstrip(_BOM).startswith(b"<"):
@@ -112,3 +130,22 @@ def report_or_raise(error: RowError, on_skip: Callable[[RowError], None] | None)
     if on_skip is None:
         raise error
     on_skip(error)
+
+
+def iter_parsed_rows(stream: BinaryIO, name: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield ``(line_number, attributes)`` for each ``<row>`` element of any valid XML ``stream``.
+
+    The full-parse path (lxml ``iterparse``, elements cleared as it goes). A malformed file raises
+    :class:`RowError` naming the file and line: a full parse cannot go on after an XML error.
+    """
+    try:
+        for _, element in etree.iterparse(stream, events=("end",), tag="row", resolve_entities=False,
+                                          huge_tree=True):
+            yield element.sourceline, dict(element.attrib)
+            element.clear()
+            parent = element.getparent()
+            while parent is not None and element.getprevious() is not None:
+                del parent[0]
+    except etree.XMLSyntaxError as err:
+        line = err.lineno or 0
+        raise RowError(f"{name}:{line}", "malformed_row", f"malformed XML ({err.msg})") from err

@@ -1,10 +1,14 @@
 """Curating one site: stream its Posts.xml, apply the rules, then read the comments of its eligible answers.
 
 :func:`process_site` is what each worker process runs; it returns a picklable :class:`SiteOutcome`.
+
+The raw-byte prefilter is exact for the dumps' own layout only; a file that departs from it (see ``rows.py``)
+is read again with a full parse, and the site's ``full_parse`` entry says which file and why.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
@@ -19,6 +23,7 @@ from lima_hf.data.sources.stackexchange.comments import (
     Thread,
     dialogue_turns,
     read_comments,
+    read_comments_parsed,
 )
 from lima_hf.data.sources.stackexchange.dump import (
     COMMENTS,
@@ -28,9 +33,11 @@ from lima_hf.data.sources.stackexchange.dump import (
     locate,
     open_member,
 )
-from lima_hf.data.sources.stackexchange.posts import ANSWER, scan_posts
-from lima_hf.data.sources.stackexchange.rows import RowError
+from lima_hf.data.sources.stackexchange.posts import ANSWER, scan_posts, scan_posts_parsed
+from lima_hf.data.sources.stackexchange.rows import LayoutDeparture, RowError
 from lima_hf.io import InputError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,6 +55,7 @@ class SiteOutcome:
     dialogues: dict[int, list[tuple[str, list[Comment]]]] = field(default_factory=dict)  # answer id -> turns
     skipped_rows: list[tuple[str, str, str]] = field(default_factory=list)  # (location, reason, detail)
     error: str | None = None  # set when the site was skipped as unreadable (on_error=skip)
+    full_parse: list[str] = field(default_factory=list)  # files read with the full parse, and why
 
 
 def process_site(site: str, label: str, folder: str, config) -> SiteOutcome:
@@ -63,14 +71,15 @@ def process_site(site: str, label: str, folder: str, config) -> SiteOutcome:
         # Rows of a big site as a progress bar, when sites are not running in parallel.
         rows = tqdm(desc=site, unit=" rows", unit_scale=True, leave=False,
                     disable=not config.progress or config.num_proc > 1)
-        with rows, open_member(posts, config.sevenzip_backend) as stream:
-            scan = scan_posts(stream, posts.describe(), top_k=config.top_k, min_answer_score=config.min_answer_score,
-                              on_skip=on_skip if skip else None, on_progress=rows.update)
+        options = dict(top_k=config.top_k, min_answer_score=config.min_answer_score,
+                       on_skip=on_skip if skip else None, on_progress=rows.update)
+        with rows:
+            scan = _read(posts, config, outcome, scan_posts, scan_posts_parsed, **options)
         outcome.rows, outcome.questions = scan.rows, scan.question_count
         outcome.answers, outcome.kept = scan.post_types.get(ANSWER, 0), len(scan.questions)
         outcome.candidates, outcome.rejected = judge_questions(scan, site, config)
         if config.multi_turn and outcome.candidates:
-            outcome.dialogues = _dialogues(folder, site, outcome.candidates, config, on_skip if skip else None)
+            outcome.dialogues = _dialogues(folder, site, outcome.candidates, config, on_skip if skip else None, outcome)
     except InputError as err:
         if not skip:
             raise
@@ -86,7 +95,23 @@ def _require(folder: str, site: str, member: str) -> DumpFile:
     return found
 
 
-def _dialogues(folder: str, site: str, candidates: list[Candidate], config, on_skip):
+def _read(file: DumpFile, config, outcome: SiteOutcome, fast, parsed, **options):
+    """``fast(stream, name, **options)``; if the file departs from the dump layout, ``parsed`` on it again."""
+    name = file.describe()
+    skipped = len(outcome.skipped_rows)
+    try:
+        with open_member(file, config.sevenzip_backend) as stream:
+            return fast(stream, name, **options)
+    except LayoutDeparture as departure:
+        del outcome.skipped_rows[skipped:]  # the full parse reports the bad rows again
+        note = f"{departure}; read with a full XML parse instead of the prefilter"
+        logger.warning("%s", note)
+        outcome.full_parse.append(note)
+    with open_member(file, config.sevenzip_backend) as stream:
+        return parsed(stream, name, **options)
+
+
+def _dialogues(folder: str, site: str, candidates: list[Candidate], config, on_skip, outcome: SiteOutcome):
     source = locate(folder, site, COMMENTS)
     if source is None or (source.archived and COMMENTS not in archive_members(source.path)):
         return {}  # a dump without comments has no multi-turn candidates
@@ -97,8 +122,8 @@ def _dialogues(folder: str, site: str, candidates: list[Candidate], config, on_s
             threads[candidate.answer.id] = Thread(candidate.answer.id, asker, answerer)
     if not threads:
         return {}
-    with open_member(source, config.sevenzip_backend) as stream:
-        comments = read_comments(stream, source.describe(), set(threads), on_skip)
+    comments = _read(source, config, outcome, read_comments, read_comments_parsed,
+                     answer_ids=set(threads), on_skip=on_skip)
     dialogues = {}
     for answer_id, thread in sorted(threads.items()):
         turns = dialogue_turns(comments.get(answer_id, []), thread, config.min_exchanges)
