@@ -39,3 +39,33 @@ def test_likert_metric_offline_scores_and_replies():
     assert result["ci"][0] == pytest.approx(4 - 1.959963984540054 * (8 / 3) ** 0.5 / 2)
     replies = metric.compute(scores=["Reasoning...\n5\n5", "no score here", "Score: 3", "9"])
     assert replies["mean"] == 4.0 and replies["n"] == 2 and replies["unparsed"] == 2
+
+
+def test_metric_modules_load_and_compute_where_lima_hf_cannot_be_imported(tmp_path):
+    """As a module on the Hub would be: a fresh process whose import system refuses lima_hf."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    for name in METRICS:  # copies, as an upload would make (the helper files are links inside the package)
+        shutil.copytree(metric_path(name), tmp_path / name, symlinks=False)
+    script = f"""
+import json, sys
+class NoLimaHf:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "lima_hf":
+            raise ImportError("lima_hf is hidden")
+sys.meta_path.insert(0, NoLimaHf())
+import evaluate
+likert = evaluate.load({str(tmp_path / "lima_likert")!r}).compute(scores=["Score: 3", 5])
+preference = evaluate.load({str(tmp_path / "lima_preference")!r}).compute(
+    ours_first=["A better", "neither"], baseline_first=["B better", "A better"], n_resamples=10)
+print(json.dumps({{"likert": likert["mean"], "win": preference["win"]}}))
+"""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules")}
+    process = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path,
+                             timeout=300)
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert json.loads(process.stdout.strip().splitlines()[-1]) == {"likert": 4.0, "win": 0.5}

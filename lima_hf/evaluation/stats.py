@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lima_hf.evaluation.parsing import A_BETTER, ABSOLUTE_LABELS, B_BETTER, NEITHER
+from .parsing import A_BETTER, ABSOLUTE_LABELS, B_BETTER, NEITHER  # relative: the metric modules ship this file
 
 OUTCOMES = ("win", "tie", "loss")
 Z_95 = 1.959963984540054

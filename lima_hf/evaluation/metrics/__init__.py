@@ -1,4 +1,5 @@
-"""``evaluate`` metric modules shipped with lima-hf: ``lima_preference`` and ``lima_likert``.
+"""``evaluate`` metric modules shipped with lima-hf: ``lima_preference`` and ``lima_likert``. They import no
+``lima_hf``: each folder links ``parsing.py`` and ``stats.py`` from ``lima_hf.evaluation`` as its own files.
 
 import evaluate
 from lima_hf.evaluation.metrics import metric_path

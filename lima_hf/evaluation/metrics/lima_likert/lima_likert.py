@@ -6,8 +6,8 @@ Load it with ``evaluate.load(lima_hf.evaluation.metrics.metric_path("lima_likert
 import datasets
 import evaluate
 
-from lima_hf.evaluation.parsing import parse_likert
-from lima_hf.evaluation.stats import likert_summary
+from .parsing import parse_likert
+from .stats import likert_summary
 
 _CITATION = """\
 @inproceedings{zhou2023lima,

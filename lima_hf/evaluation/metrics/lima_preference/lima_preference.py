@@ -6,8 +6,8 @@ Load it with ``evaluate.load(lima_hf.evaluation.metrics.metric_path("lima_prefer
 import datasets
 import evaluate
 
-from lima_hf.evaluation.parsing import parse_preference
-from lima_hf.evaluation.stats import pair_outcome, preference_summary
+from .parsing import parse_preference
+from .stats import pair_outcome, preference_summary
 
 _CITATION = """\
 @inproceedings{zhou2023lima,
