@@ -135,7 +135,7 @@ def test_ablation_scan_builds_trains_and_reports_every_arm(capsys):
     diversity = [load_build_config(p).splits["train"][0].source for p in scan["studies"]["diversity"].values()]
     assert diversity == ["stackexchange", "wikihow"]
     unfiltered = load_build_config(scan["studies"]["quality"]["unfiltered-2000"]).sources[0].options
-    assert unfiltered["filter_first_person"] is False and unfiltered["filter_other_answers"] is False
+    assert unfiltered["unfiltered"] is True  # random questions and answers, no rule (the paper's "without any filters")
 
     assert launcher.main(["--study", "all", "--dry_run", "--", "--judge", "http", "--judge_model", "gpt-3.5-turbo"]) == 0
     commands = [line[2:].split() for line in capsys.readouterr().out.splitlines() if line.startswith("$ ")]

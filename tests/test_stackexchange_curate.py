@@ -338,3 +338,26 @@ def test_curate_command_writes_records_rejections_and_extras(tmp_path, capsys):
     assert len((tmp_path / "se.multi_turn_candidates.jsonl").read_text().splitlines()) == 2
     assert len((tmp_path / "se.site_counts.jsonl").read_text().splitlines()) == 2
     assert "counts per site" in capsys.readouterr().err
+
+
+def test_unfiltered_arm_applies_no_rule(sample_result):
+    """The quality ablation's unfiltered arm: every answered question is eligible, with a random answer."""
+    result = _curate(SAMPLE, unfiltered=True, stem_count=50, other_count=50)
+    reasons = set(result.rejection_counts())
+    assert reasons <= {"no_answer", "site_meta", "site_niche"}
+    eligible = {r["id"] for r in result.records}
+    assert len(eligible) > len(sample_result.records)
+    assert _curate(SAMPLE, unfiltered=True, stem_count=50, other_count=50).records == result.records
+
+
+def test_unfiltered_arm_on_a_real_dump_draws_random_questions_and_answers(shared_data):
+    options = dict(unfiltered=True, sites=["quantumcomputing.stackexchange.com"], top_k=50, stem_count=50,
+                   multi_turn=False)
+    result = _curate(shared_data / "stackexchange", **options)
+    scores = [json.loads(r["metadata"])["question_score"] for r in result.records]
+    assert len(result.records) == 50 - result.rejection_counts().get("no_answer", 0)
+    assert min(scores) < 5 < max(scores)  # not the site's top-scoring questions
+    assert any(r["score"] < 10 for r in result.records)  # answers of any score
+    assert any(len(r["messages"][1]["content"]) < 1200 for r in result.records)  # no length window
+    other_seed = _curate(shared_data / "stackexchange", seed=7, **options)
+    assert {r["id"] for r in other_seed.records} != {r["id"] for r in result.records}

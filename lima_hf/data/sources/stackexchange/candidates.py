@@ -12,6 +12,9 @@ Each question is checked in this order, and the first rule it fails is its rejec
 6. ``leans_on_removed_content`` (beyond the paper): the top answer points at an image, figure, link or
    attachment the conversion removed ("see the picture above", ends on "Yields:", "here ()").
 
+With ``unfiltered`` (the quality ablation's low-quality arm) no rule applies: a question is only rejected,
+as ``no_answer``, when it has no answer at all.
+
 Lengths are measured on the converted Markdown, the text the model is trained on. On the real sample dumps
 an answer's HTML is a median 11% longer than its Markdown (a quarter of them over 27%: tags, link targets),
 and one in five answers whose HTML is within 1,200-4,096 characters is outside that window once converted.
@@ -39,6 +42,7 @@ RULES = (
     "first_person",
     "other_answers",
     "leans_on_removed_content",
+    "no_answer",
 )
 
 
@@ -79,6 +83,10 @@ def judge_questions(scan: PostsScan, site: str, config) -> tuple[list[Candidate]
 
 
 def _first_failure(question: Post, answer: Post | None, config) -> tuple[str, str, str]:
+    if config.unfiltered:
+        if answer is None:
+            return "no_answer", "the question has no answer", ""
+        return "", "", html_to_markdown(answer.body)
     if config.require_self_contained_title and not is_self_contained_title(question.title):
         return "title_not_self_contained", f"title {question.title!r}", ""
     if answer is None:

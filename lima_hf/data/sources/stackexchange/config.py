@@ -52,6 +52,13 @@ class Config(SourceConfig):
         metadata={"help": "Probability that an example's prompt is the question title rather than its body "
                   "(drawn per example from the seed)."},
     )
+    unfiltered: bool = field(
+        default=False,
+        metadata={"help": "The quality ablation's unfiltered arm (LIMA section 5: Stack Exchange 'without any "
+                  "quality or stylistic filters'): per site, top_k questions drawn at random (not the "
+                  "highest-scoring), each with one of its answers drawn at random (any score), and no length, "
+                  "first-person, other-answers, removed-content or title rule. Draws follow the seed."},
+    )
     top_k: int = field(
         default=2000,
         metadata={"help": "Highest-scoring questions kept per site while streaming (bounds memory); the rules "

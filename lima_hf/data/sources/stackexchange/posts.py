@@ -104,18 +104,22 @@ def scan_posts(
     name: str,
     *,
     top_k: int,
-    min_answer_score: int,
+    min_answer_score: int | None,
+    rank: Callable[[int], int] | None = None,
     on_skip: Callable[[RowError], None] | None = None,
     on_progress: Callable[[int], object] | None = None,
 ) -> PostsScan:
     """Scan a Posts.xml stream (see the module docstring); ``name`` names the file in errors.
 
     ``on_skip`` receives bad rows instead of raising; ``on_progress(n)`` is called every ``n`` rows.
+    With ``rank`` (post id -> int), posts are ranked by ``rank(id)`` instead of their score: the top-K
+    questions and each one's answer are then a random draw (``min_answer_score`` None: answers of any score).
     Raises :class:`~lima_hf.data.sources.stackexchange.rows.LayoutDeparture` where the file leaves the dump
     layout the raw reads rely on (ids not increasing, rows not one per line, other quoting or spacing):
     read it again with :func:`scan_posts_parsed`.
     """
-    heap = _TopQuestions(top_k, ordered=True)
+    heap = _TopQuestions(top_k, ordered=True, rank=rank)
+    floor = min_answer_score
     post_types = heap.scan.post_types
     last_id = 0
 
@@ -152,7 +156,7 @@ def scan_posts(
                 heap.add_question(parse(row, line), score, post_id)
             else:
                 heap.seen_question(post_id)
-        elif post_type == ANSWER and score >= min_answer_score:
+        elif post_type == ANSWER and (floor is None or score >= floor):
             found = _PARENT.search(row)
             if found is None:
                 check_layout(row, "ParentId", f"{name}:{line}")
@@ -167,7 +171,8 @@ def scan_posts_parsed(
     name: str,
     *,
     top_k: int,
-    min_answer_score: int,
+    min_answer_score: int | None,
+    rank: Callable[[int], int] | None = None,
     on_skip: Callable[[RowError], None] | None = None,
     on_progress: Callable[[int], object] | None = None,
 ) -> PostsScan:
@@ -176,7 +181,7 @@ def scan_posts_parsed(
     A row without a valid Id/Score/ParentId goes to ``on_skip`` (or raises); an XML error ends the scan with
     a :class:`RowError` naming the line, as a full parse cannot go on after one.
     """
-    heap = _TopQuestions(top_k, ordered=False)
+    heap = _TopQuestions(top_k, ordered=False, rank=rank)
     post_types = heap.scan.post_types
     for line, values in iter_parsed_rows(stream, name):
         heap.scan.rows += 1
@@ -195,7 +200,7 @@ def scan_posts_parsed(
                 heap.add_question(post, post.score, post_id)
             else:
                 heap.seen_question(post_id)
-        elif post_type == ANSWER and post.score >= min_answer_score:
+        elif post_type == ANSWER and (min_answer_score is None or post.score >= min_answer_score):
             parent = post.parent_id or 0
             if heap.wants_answer(parent, post.score, post_id):
                 heap.add_answer(parent, post)
@@ -211,9 +216,11 @@ class _TopQuestions:
     most ``last_id``, so memory stays bounded by ``top_k``; otherwise the seen ids are kept in a set.
     """
 
-    def __init__(self, top_k: int, ordered: bool):
+    def __init__(self, top_k: int, ordered: bool, rank: Callable[[int], int] | None = None):
         self.scan = PostsScan()
         self.top_k = top_k
+        self.rank = rank
+        self.keys: dict[int, int] = {}  # question id -> its rank key, for the questions in the heap
         self.heap: list[tuple[int, int, int]] = []  # (score, -id, id): the smallest is evicted first
         self.kept: dict[int, Post] = {}  # question id -> question, for the questions in the heap
         self.answers: dict[int, Post] = {}
@@ -221,8 +228,11 @@ class _TopQuestions:
         self.last_id = 0
         self.seen: set[int] | None = None if ordered else set()  # questions seen and not in the heap
 
+    def _key(self, score: int, post_id: int) -> int:
+        return score if self.rank is None else self.rank(post_id)
+
     def admits(self, score: int, post_id: int) -> bool:
-        return len(self.heap) < self.top_k or (score, -post_id, post_id) > self.heap[0]
+        return len(self.heap) < self.top_k or (self._key(score, post_id), -post_id, post_id) > self.heap[0]
 
     def seen_question(self, post_id: int) -> None:
         if self.seen is not None:
@@ -233,10 +243,12 @@ class _TopQuestions:
         if question is None:
             self.seen_question(post_id)
             return
-        key = (score, -post_id, post_id)
+        key = (self._key(score, post_id), -post_id, post_id)
+        self.keys[post_id] = key[0]
         if len(self.heap) >= self.top_k:
             _, _, evicted = heapq.heappushpop(self.heap, key)
             self.kept.pop(evicted, None)
+            self.keys.pop(evicted, None)
             self.answers.pop(evicted, None)
             if self.seen is not None:
                 self.seen.add(evicted)
@@ -248,7 +260,11 @@ class _TopQuestions:
 
     def wants_answer(self, parent: int, score: int, post_id: int) -> bool:
         target = self._target(parent)
-        return target is not None and _better_key(score, post_id, target.get(parent))
+        if target is None:
+            return False
+        current = target.get(parent)
+        key = self._key(score, post_id)
+        return current is None or (key, -post_id) > (self._key(current.score, current.id), -current.id)
 
     def add_answer(self, parent: int, answer: Post | None) -> None:
         target = self._target(parent)
@@ -262,11 +278,8 @@ class _TopQuestions:
         return None if seen else self.early
 
     def result(self) -> PostsScan:
-        ranked = sorted(self.kept.values(), key=lambda q: (-q.score, q.id))
+        ranked = sorted(self.kept.values(), key=lambda q: (-self.keys[q.id], q.id))
         self.scan.questions = ranked
         self.scan.answers = {q.id: self.answers[q.id] for q in ranked if q.id in self.answers}
         return self.scan
 
-
-def _better_key(score: int, post_id: int, current: Post | None) -> bool:
-    return current is None or (score, -post_id) > (current.score, -current.id)

@@ -8,6 +8,7 @@ is read again with a full parse, and the site's ``full_parse`` entry says which 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 
@@ -71,7 +72,8 @@ def process_site(site: str, label: str, folder: str, config) -> SiteOutcome:
         # Rows of a big site as a progress bar, when sites are not running in parallel.
         rows = tqdm(desc=site, unit=" rows", unit_scale=True, leave=False,
                     disable=not config.progress or config.num_proc > 1)
-        options = dict(top_k=config.top_k, min_answer_score=config.min_answer_score,
+        options = dict(top_k=config.top_k, min_answer_score=None if config.unfiltered else config.min_answer_score,
+                       rank=random_rank(f"{config.seed}/{site}") if config.unfiltered else None,
                        on_skip=on_skip if skip else None, on_progress=rows.update)
         with rows:
             scan = _read(posts, config, outcome, scan_posts, scan_posts_parsed, **options)
@@ -85,6 +87,15 @@ def process_site(site: str, label: str, folder: str, config) -> SiteOutcome:
             raise
         return SiteOutcome(site, label, error=str(err), skipped_rows=outcome.skipped_rows)
     return outcome
+
+
+def random_rank(salt: str):
+    """A seeded pseudo-random rank of post ids (the same for a given seed and site, on any machine)."""
+
+    def rank(post_id: int) -> int:
+        return int.from_bytes(hashlib.blake2b(f"{salt}/{post_id}".encode(), digest_size=8).digest(), "big")
+
+    return rank
 
 
 def _require(folder: str, site: str, member: str) -> DumpFile:
