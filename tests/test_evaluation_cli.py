@@ -139,7 +139,7 @@ def test_evaluate_usage_errors(tmp_path, capsys):
                 "--baselines",
                 "x=y",
                 "--judge",
-                "human",
+                "people",
                 "--output_dir",
                 str(tmp_path),
             ]
@@ -206,7 +206,7 @@ def test_select_checkpoint_on_tiny_checkpoints(tmp_path, bundled_tokenizer, tiny
                 "--max_new_tokens",
                 "2",
                 "--judge",
-                "human",
+                "people",
             ]
         )
         == 0
@@ -230,7 +230,7 @@ def test_select_checkpoint_errors(tmp_path, capsys):
                 "--output_dir",
                 str(tmp_path / "o"),
                 "--judge",
-                "human",
+                "people",
             ]
         )
         == 1

@@ -1,25 +1,27 @@
-"""``lima-hf evaluate pairwise|likert|absolute``: judge answers in the LIMA protocol and write a report.
+"""``lima-hf evaluate PROTOCOL``: judge answers in one of the LIMA protocols and write a report.
 
     lima-hf evaluate pairwise --responses OURS.jsonl --baselines gpt4=GPT4.jsonl bard=BARD.jsonl \\
         --judge http --judge_model gpt-4 --output_dir reports/pairwise
     lima-hf evaluate likert --responses lima=A.jsonl alpaca=B.jsonl --judge local --judge_model DIR --output_dir R
-    lima-hf evaluate absolute --responses OURS.jsonl --sample_size 50 --judge human --output_dir R
+    lima-hf evaluate absolute --responses OURS.jsonl --sample_size 50 --judge people --output_dir R
+    lima-hf evaluate multi-turn --responses zero-shot=A.jsonl dialogues=B.jsonl --judge http --judge_model gpt-4 ...
 
+The protocols and the judges come from their registries (``lima_hf.evaluation.protocols.PROTOCOLS``,
+``lima_hf.evaluation.judges.JUDGES``); ``lima-hf evaluate PROTOCOL --help`` lists a protocol's options.
 Response files are what ``lima-hf generate`` writes, or any JSONL with ``id``/``prompt`` and ``response``.
 The report folder gets ``report.json`` (every figure), ``report.md`` (a table), a PNG plot, ``details/``
-and the resumable ``judgments/``. ``--judge human`` exports ``annotation/<name>/annotation.csv`` for people;
-run again with ``--labels OUTPUT_DIR/annotation`` once the ``label`` columns are filled in.
+and the resumable ``judgments/``. ``--judge people`` exports ``annotation/<name>/annotation.csv`` (run again
+with ``--labels OUTPUT_DIR/annotation`` once the ``label`` columns are filled in), or with ``--database
+FILE`` adds the items to the annotation page's database (``lima-hf annotate --database FILE``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lima_hf.cli_args import CLIError, parse_args
-from lima_hf.evaluation.judges.config import JudgeArguments, make_judge
-
-KINDS = ("pairwise", "likert", "absolute")
 
 
 @dataclass
@@ -28,29 +30,24 @@ class EvaluateArguments:
 
     responses: list[str] = field(
         default_factory=list,
-        metadata={
-            "help": "Answers: one file for pairwise (ours) and absolute; NAME=FILE ... for likert/absolute "
-            "(one bar per system)."
-        },
+        metadata={"help": "Answers: NAME=FILE ... (one system each; a single FILE is named by --name). "
+                  "Pairwise: our one file."},
     )
-    baselines: list[str] = field(
-        default_factory=list, metadata={"help": "Pairwise: NAME=FILE of each baseline's answers."}
-    )
-    name: str = field(default="ours", metadata={"help": "Pairwise: the name of our system in the report."})
+    name: str = field(default="ours", metadata={"help": "The name of a single --responses FILE in the report."})
     output_dir: str = field(default=None, metadata={"help": "Report folder."})
-    both_orders: bool = field(
-        default=True, metadata={"help": "Pairwise: judge each pair in both orders (ties on disagreement)."}
-    )
-    sample_size: int | None = field(
-        default=50, metadata={"help": "Absolute: rate this many random prompts (the paper: 50)."}
-    )
     bootstrap: int = field(default=1000, metadata={"help": "Bootstrap resamples for the 95% intervals."})
     seed: int = field(
-        default=0, metadata={"help": "Seed of the bootstrap, of the absolute sample and of the annotation order."}
+        default=0, metadata={"help": "Seed of the bootstrap, of random samples and orders, and of the annotation order."}
+    )
+    agree_with: str | None = field(
+        default=None,
+        metadata={"help": "Another report folder of the same protocol and answers (e.g. people's): the report adds "
+                  "the tie-discounted agreement between its raters and this judge."},
     )
 
 
-def _named(values: list[str], option: str, default_name: str | None = None) -> dict[str, str]:
+def named_files(values: list[str], option: str, default_name: str | None = None) -> dict[str, str]:
+    """``NAME=FILE`` values as ``{name: file}``; a bare ``FILE`` is ``default_name`` (or its stem, among several)."""
     named = {}
     for value in values:
         name, sep, path = value.partition("=")
@@ -66,60 +63,48 @@ def _named(values: list[str], option: str, default_name: str | None = None) -> d
     return named
 
 
+def usage() -> str:
+    from lima_hf.evaluation.judges import JUDGES
+    from lima_hf.evaluation.protocols import PROTOCOLS
+
+    width = max(len(name) for name in PROTOCOLS)
+    rows = "\n".join(f"  {name.ljust(width)}  {cls.description}" for name, cls in PROTOCOLS.items())
+    return (f"usage: lima-hf evaluate PROTOCOL [options]   (lima-hf evaluate PROTOCOL --help for its options)\n\n"
+            f"protocols:\n{rows}\n\njudges (--judge): {', '.join(JUDGES)}\n\n{__doc__}")
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in KINDS:
+    from lima_hf.evaluation.judges.base import LabelsPending
+    from lima_hf.evaluation.judges.config import judge_arguments, make_judge
+    from lima_hf.evaluation.protocols import PROTOCOLS
+
+    if not argv or argv[0] not in PROTOCOLS:
         if argv and argv[0] in ("-h", "--help"):
-            print(__doc__)
+            print(usage())
             return 0
-        raise CLIError(f"choose what to evaluate: lima-hf evaluate {{{'|'.join(KINDS)}}} [options]")
-    kind, rest = argv[0], argv[1:]
-    args, judge_args = parse_args([EvaluateArguments, JudgeArguments], rest, prog=f"lima-hf evaluate {kind}")
+        raise CLIError(f"choose what to evaluate: lima-hf evaluate {{{'|'.join(PROTOCOLS)}}} [options]")
+    protocol_class, rest = PROTOCOLS[argv[0]], argv[1:]
+    types = [EvaluateArguments, *([protocol_class.Arguments] if protocol_class.Arguments else []), judge_arguments()]
+    parsed = parse_args(types, rest, prog=f"lima-hf evaluate {argv[0]}", description=protocol_class.description)
+    args, judge_args = parsed[0], parsed[-1]
+    options = parsed[1] if protocol_class.Arguments else None
     if not args.output_dir:
         raise CLIError("--output_dir is required")
     if not args.responses:
         raise CLIError("--responses is required")
     judge = make_judge(judge_args)
-    from lima_hf.evaluation import protocols
-
-    common = {"template_path": judge_args.template, "retries": judge_args.retries, "labels_dir": judge_args.labels}
-    if kind == "pairwise":
-        if len(args.responses) != 1:
-            raise CLIError("pairwise: give our answers as one --responses FILE")
-        if not args.baselines:
-            raise CLIError("pairwise: --baselines NAME=FILE [NAME=FILE ...] is required")
-        ours = _named(args.responses, "--responses", args.name)
-        figures = protocols.run_pairwise(
-            next(iter(ours.values())),
-            _named(args.baselines, "--baselines"),
-            args.output_dir,
-            judge,
-            ours_name=args.name,
-            both_orders=args.both_orders,
-            n_resamples=args.bootstrap,
-            seed=args.seed,
-            **common,
-        )
-    elif kind == "likert":
-        figures = protocols.run_likert(
-            _named(args.responses, "--responses", args.name), args.output_dir, judge, **common
-        )
-    else:
-        figures = protocols.run_absolute(
-            _named(args.responses, "--responses", args.name),
-            args.output_dir,
-            judge,
-            sample_size=args.sample_size,
-            n_resamples=args.bootstrap,
-            seed=args.seed,
-            **common,
-        )
-    output = Path(args.output_dir)
-    if figures is None:
-        print(
-            f"exported for annotation: {output / 'annotation'}/<name>/annotation.csv (instructions.md beside it); "
-            f"fill in the label column, then run again with --labels {output / 'annotation'}"
-        )
+    systems = protocol_class.systems_from_arguments(args, options, named_files)
+    protocol = protocol_class(
+        judge, args.output_dir, template_path=judge_args.template, retries=judge_args.retries,
+        n_resamples=args.bootstrap, seed=args.seed, agree_with=args.agree_with,
+        **(dataclasses.asdict(options) if options else {}),
+    )
+    try:
+        protocol.run(systems)
+    except LabelsPending as pending:
+        print(pending)
         return 0
+    output = Path(args.output_dir)
     print((output / "report.md").read_text(encoding="utf-8"))
     print(f"report: {output}")
     return 0

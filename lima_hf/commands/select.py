@@ -107,16 +107,18 @@ def _carried_configs(pool: Path, args: SelectArguments) -> dict[str, dict[str, l
 
 
 def _judge_grades(records: list[dict], args: SelectArguments, judge_args, config: SelectionConfig) -> dict:
-    from lima_hf.data.selection.judging import judge_candidates
+    from lima_hf.data.selection.judge_grades import judge_candidates
+    from lima_hf.evaluation.judges.base import ModelJudge
     from lima_hf.evaluation.judges.config import make_judge
-    from lima_hf.evaluation.templates import load_template
+    from lima_hf.evaluation.protocols.likert import Likert
 
     judge = make_judge(judge_args)
-    if judge is None:
-        raise CLIError("--judge human cannot grade a pool here: export your grades as JSONL and pass --judge_scores")
+    if not isinstance(judge, ModelJudge):
+        raise CLIError(f"--judge {judge_args.judge} cannot grade a pool here: export your grades as JSONL and pass "
+                       "--judge_scores")
     output = Path(args.output)
     cache = output.with_name(output.name + ".judgments") / "likert.jsonl"
-    template = load_template("likert", judge_args.template) if judge_args.template else None
+    template = Likert.load_template(judge_args.template) if judge_args.template else None
     grades, unparsed = judge_candidates(records, judge, cache, template=template, retries=judge_args.retries,
                                         progress=config.show_progress)
     if unparsed:

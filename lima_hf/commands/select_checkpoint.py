@@ -6,7 +6,8 @@
 The paper picks a checkpoint between epochs 5 and 10 by reading the answers to its 50 dev prompts, because
 held-out perplexity does not track answer quality. Each ``checkpoint-*/`` of the run whose epoch (from its
 ``trainer_state.json``) is in range answers the dev prompts; a judge grades them 1-6 and the best mean wins.
-With ``--judge human`` the answers are exported for people; run again with ``--labels`` to finish.
+With ``--judge people`` the answers are exported for people (or added to ``--database``); run again with
+``--labels`` (or the same ``--database``) once they are labelled.
 """
 
 from __future__ import annotations
@@ -54,7 +55,6 @@ def main(argv: list[str]) -> int:
         split=args.split,
         limit=args.limit,
         sampling=sampling,
-        labels_dir=judge_args.labels,
         template_path=judge_args.template,
         retries=judge_args.retries,
         device=args.device,

@@ -3,11 +3,14 @@
 - generation: :func:`generate_responses` (nucleus p=0.9, temperature 0.7, repetition penalty 1.2 on
   generated tokens only via :class:`GeneratedTokensRepetitionPenaltyLogitsProcessor`, stop at EOT;
   batched, resumable, several samples, multi-turn), :func:`load_prompts`;
-- judges: :class:`OpenAICompatibleJudge` (any ``/v1/chat/completions`` endpoint), :class:`TransformersJudge`
-  (local), people (:mod:`lima_hf.evaluation.human`);
-- protocols: :func:`run_pairwise` (both orders, disagreement = tie), :func:`run_likert` (1-6),
-  :func:`run_absolute` (Fail/Pass/Excellent), each writing a report folder (JSON, Markdown, PNG);
-- :func:`select_checkpoint` (dev-set selection between epochs 5 and 10), :func:`run_quick_evaluation`;
+- protocols (:data:`PROTOCOLS`, one module each): pairwise (both orders, disagreement = tie; position bias,
+  order agreement, length-controlled win rate), likert (1-6), absolute (Fail/Pass/Excellent), multi-turn
+  (each turn rated); :func:`evaluate` runs one by name, :func:`run_pairwise`, :func:`run_likert`,
+  :func:`run_absolute` with their signatures;
+- judges (:data:`JUDGES`): :class:`OpenAICompatibleJudge` (any ``/v1/chat/completions`` endpoint),
+  :class:`TransformersJudge` (local), :class:`PeopleJudge` (annotation sheet or ``lima-hf annotate`` page);
+- :func:`tie_discounted_accuracy` (agreement between raters), :func:`select_checkpoint` (dev-set selection
+  between epochs 5 and 10), :func:`run_quick_evaluation`;
 - ``evaluate`` metric modules: :func:`lima_hf.evaluation.metrics.metric_path`.
 
 Names are imported lazily, so ``import lima_hf.evaluation`` does not import torch.
@@ -22,19 +25,27 @@ _LAZY = {
     "GeneratedTokensRepetitionPenaltyLogitsProcessor": "lima_hf.evaluation.repetition_penalty",
     "load_prompts": "lima_hf.evaluation.prompt_sets",
     "load_responses": "lima_hf.evaluation.responses",
+    "JUDGES": "lima_hf.evaluation.judges",
     "OpenAICompatibleJudge": "lima_hf.evaluation.judges.openai_http",
     "TransformersJudge": "lima_hf.evaluation.judges.local",
+    "PeopleJudge": "lima_hf.evaluation.judges.people",
     "JudgeUnavailableError": "lima_hf.evaluation.judges.base",
-    "run_judge": "lima_hf.evaluation.judging",
-    "run_pairwise": "lima_hf.evaluation.protocols",
-    "run_likert": "lima_hf.evaluation.protocols",
-    "run_absolute": "lima_hf.evaluation.protocols",
+    "LabelsPending": "lima_hf.evaluation.judges.base",
+    "run_judge": "lima_hf.evaluation.judges.base",
+    "PROTOCOLS": "lima_hf.evaluation.protocols",
+    "evaluate": "lima_hf.evaluation.protocols",
+    "register_protocol": "lima_hf.evaluation.protocols",
+    "run_pairwise": "lima_hf.evaluation.protocols.pairwise",
+    "run_likert": "lima_hf.evaluation.protocols.likert",
+    "run_absolute": "lima_hf.evaluation.protocols.absolute",
     "parse_preference": "lima_hf.evaluation.parsing",
     "parse_likert": "lima_hf.evaluation.parsing",
     "parse_absolute": "lima_hf.evaluation.parsing",
     "preference_summary": "lima_hf.evaluation.stats",
     "likert_summary": "lima_hf.evaluation.stats",
     "combine_orders": "lima_hf.evaluation.stats",
+    "length_controlled_win_rate": "lima_hf.evaluation.stats",
+    "tie_discounted_accuracy": "lima_hf.evaluation.agreement",
     "select_checkpoint": "lima_hf.evaluation.checkpoint_selection",
     "run_quick_evaluation": "lima_hf.evaluation.quick",
     "metric_path": "lima_hf.evaluation.metrics",

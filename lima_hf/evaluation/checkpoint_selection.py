@@ -3,8 +3,8 @@
 For every epoch checkpoint of a training run in a range (the paper: epochs 5 to 10; the epoch of
 ``checkpoint-<step>/`` is read from its ``trainer_state.json``), answer the dev prompts in the LIMA sampling
 protocol, grade the answers with a judge on the 1-6 helpfulness scale, and pick the checkpoint with the
-highest mean (the earlier one on a tie). Without a judge the answers are exported for people to grade;
-importing their labels (``labels_dir``) finishes the selection. Answers and judgments are resumable.
+highest mean (the earlier one on a tie). With people as the judge the answers wait for their labels
+(a sheet or the annotation page); running again once they are in finishes the selection. Answers and judgments are resumable.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from lima_hf.evaluation.generation import (
     load_generation_model,
 )
 from lima_hf.evaluation.prompt_sets import load_prompts
-from lima_hf.evaluation.protocols import run_likert
+from lima_hf.evaluation.judges.base import LabelsPending
+from lima_hf.evaluation.protocols.likert import run_likert
 from lima_hf.io import InputError, atomic_open
 
 
@@ -67,14 +68,13 @@ def select_checkpoint(
     run_dir: str | os.PathLike,
     dev_prompts: str | os.PathLike,
     output_dir: str | os.PathLike,
-    judge=None,
+    judge,
     *,
     min_epoch: float = 5,
     max_epoch: float = 10,
     split: str = "dev",
     limit: int | None = None,
     sampling: SamplingConfig | None = None,
-    labels_dir: str | os.PathLike | None = None,
     template_path: str | os.PathLike | None = None,
     retries: int = 2,
     device: str | None = None,
@@ -95,15 +95,12 @@ def select_checkpoint(
         del model
         gc.collect()
         answers[checkpoint["name"]] = path
-    figures = run_likert(
-        answers,
-        output_dir / "likert",
-        judge,
-        template_path=template_path,
-        retries=retries,
-        labels_dir=labels_dir,
-        progress=progress,
-    )
+    try:
+        figures = run_likert(
+            answers, output_dir / "likert", judge, template_path=template_path, retries=retries, progress=progress
+        )
+    except LabelsPending as pending:
+        figures, waiting = None, str(pending)
     selection: dict[str, Any] = {
         "run_dir": str(run_dir),
         "dev_prompts": str(dev_prompts),
@@ -113,8 +110,7 @@ def select_checkpoint(
         selection.update(
             chosen=None,
             checkpoints=checkpoints,
-            note=f"no judge: answers exported for people in {output_dir / 'likert' / 'annotation'}; fill in the "
-            "label column of each annotation.csv and run again with the labels folder to finish the selection",
+            note=f"waiting for people's labels: {waiting}",
         )
     else:
         for checkpoint in checkpoints:
@@ -140,10 +136,10 @@ def select_checkpoint(
 
 
 def _write(output_dir: Path, selection: dict) -> None:
-    from lima_hf.evaluation.reports import _jsonable, _num
+    from lima_hf.evaluation.reports import jsonable, num
 
     with atomic_open(output_dir / "selection.json") as handle:
-        json.dump(_jsonable(selection), handle, indent=2)
+        json.dump(jsonable(selection), handle, indent=2)
         handle.write("\n")
     lines = ["# Checkpoint selection", ""]
     if selection["chosen"]:
@@ -161,7 +157,7 @@ def _write(output_dir: Path, selection: dict) -> None:
     for c in selection["checkpoints"]:
         s = c.get("likert")
         cells = (
-            f"{_num(s['mean'])} | [{_num(s['interval_95'][0])}, {_num(s['interval_95'][1])}] | {s['unparsed']}"
+            f"{num(s['mean'])} | [{num(s['interval_95'][0])}, {num(s['interval_95'][1])}] | {s['unparsed']}"
             if s
             else "- | - | -"
         )

@@ -13,7 +13,8 @@ from lima_hf.evaluation.generation import (
     load_generation_model,
 )
 from lima_hf.evaluation.prompt_sets import load_prompts
-from lima_hf.evaluation.protocols import run_likert, run_pairwise
+from lima_hf.evaluation.protocols.likert import run_likert
+from lima_hf.evaluation.protocols.pairwise import run_pairwise
 
 
 def run_quick_evaluation(

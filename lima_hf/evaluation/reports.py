@@ -12,17 +12,19 @@ from typing import Any
 from lima_hf.io import atomic_open, write_jsonl
 
 
-def _jsonable(value):
+def jsonable(value):
+    """``value`` with NaN as ``None``, for JSON."""
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value
 
 
-def _pct(rate, interval=None) -> str:
+def pct(rate, interval=None) -> str:
+    """``"12.5% [8.0%, 17.0%]"`` (``n/a`` for a missing rate)."""
     if rate is None or (isinstance(rate, float) and math.isnan(rate)):
         return "n/a"
     text = f"{rate:.1%}"
@@ -31,42 +33,28 @@ def _pct(rate, interval=None) -> str:
     return text
 
 
-def _num(value, digits: int = 2) -> str:
+def num(value, digits: int = 2) -> str:
+    """A number with ``digits`` decimals (``n/a`` when missing)."""
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
-def preference_table(summaries: Mapping[str, dict], system: str = "ours") -> str:
-    """Markdown table: one row per baseline, rates with their 95% intervals."""
-    header = [f"{system} vs", "wins", "ties", "loses", "wins or ties", "pairs", "unparsed"]
-    header += ["first position preferred", "order agreement", f"mean words ({system} / baseline)"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name, s in summaries.items():
-        iv, lengths = s["intervals_95"], s["lengths"]
-        cells = [name, *(_pct(s["rates"][k], iv[k]) for k in ("win", "tie", "loss")), _pct(s["win_or_tie"])]
-        cells += [str(s["pairs"]), str(s["counts"]["unparsed"]), _pct(s["position"]["first_preferred_rate"])]
-        cells += [_pct(s["agreement"]["rate"])]
-        cells += [f"{_num(lengths['ours'].get('mean_words'), 0)} / {_num(lengths['baseline'].get('mean_words'), 0)}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+def agreement_table(rows: list[dict]) -> str:
+    """Markdown table of :func:`lima_hf.evaluation.agreement.agreement_table` rows."""
+    lines = ["| rater | rater | shared items | tie-discounted accuracy |", "|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row['raters'][0]} | {row['raters'][1]} | {row['items']} | {pct(row['score'])} |")
+    return "Agreement (tie-discounted accuracy, LIMA Appendix C):\n\n" + "\n".join(lines)
 
 
-def likert_table(summaries: Mapping[str, dict]) -> str:
-    """Markdown table: one row per system, mean helpfulness and its 95% interval."""
-    lines = ["| system | mean helpfulness (1-6) | 95% interval | scored | unparsed |", "|---|---|---|---|---|"]
-    for name, s in summaries.items():
-        low, high = s["interval_95"]
-        lines.append(f"| {name} | {_num(s['mean'])} | [{_num(low)}, {_num(high)}] | {s['n']} | {s['unparsed']} |")
-    return "\n".join(lines)
+def read_figures(output_dir: str | os.PathLike) -> dict[str, Any]:
+    """The figures of a report folder (its ``report.json``)."""
+    from lima_hf.io import InputError
 
-
-def absolute_table(summaries: Mapping[str, dict]) -> str:
-    """Markdown table: one row per system, Fail / Pass / Excellent shares."""
-    lines = ["| system | Fail | Pass | Excellent | rated | unparsed |", "|---|---|---|---|---|---|"]
-    for name, s in summaries.items():
-        iv = s["intervals_95"]
-        cells = " | ".join(_pct(s["rates"][label], iv[label]) for label in ("Fail", "Pass", "Excellent"))
-        lines.append(f"| {name} | {cells} | {s['n']} | {s['unparsed']} |")
-    return "\n".join(lines)
+    path = Path(output_dir) / "report.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: not a readable report ({err})") from err
 
 
 def write_report(
@@ -82,7 +70,7 @@ def write_report(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     with atomic_open(output_dir / "report.json") as handle:
-        json.dump(_jsonable(figures), handle, indent=2, ensure_ascii=False)
+        json.dump(jsonable(figures), handle, indent=2, ensure_ascii=False)
         handle.write("\n")
     for name, rows in (details or {}).items():
         write_jsonl(output_dir / "details" / f"{name}.jsonl", rows)

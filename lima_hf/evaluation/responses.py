@@ -24,7 +24,7 @@ def _first(obj: dict, keys: tuple[str, ...]) -> str | None:
 
 
 def load_responses(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Records ``{"id", "sample", "prompt", "response"}`` (and ``prompt_set`` when the file records it) of a
+    """Records ``{"id", "sample", "prompt", "response"}`` (and ``messages``, ``prompt_set`` when the file has them) of a
     response file (``id`` may be ``None``)."""
     path = Path(path)
     records, samples = [], {}
@@ -52,6 +52,8 @@ def load_responses(path: str | os.PathLike) -> list[dict[str, Any]]:
         sample = int(obj["sample"]) if isinstance(obj.get("sample"), int) else samples.get(group, 0)
         samples[group] = sample + 1
         record = {"id": prompt_id, "sample": sample, "prompt": prompt, "response": response}
+        if messages and all(isinstance(m, dict) and {"role", "content"} <= m.keys() for m in messages):
+            record["messages"] = messages
         if isinstance(obj.get("prompt_set"), str):
             record["prompt_set"] = obj["prompt_set"]
         records.append(record)

@@ -1,74 +1,66 @@
-"""Judge options shared by ``lima-hf evaluate`` and ``lima-hf select-checkpoint``, and the factory."""
+"""The judge options of ``lima-hf evaluate``, ``select-checkpoint`` and ``select``, derived from the registry.
+
+:func:`judge_arguments` merges the options every judge shares (which judge, its model, reply length,
+re-asks, template) with each registered judge's own ``Arguments`` into one dataclass; :func:`make_judge`
+builds the judge they describe.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from lima_hf.errors import ConfigError
 
 
 @dataclass
-class JudgeArguments:
-    """Which judge reads the answers."""
-
-    judge: str = field(
-        default="http",
-        metadata={
-            "help": "'http' (an OpenAI-compatible /v1/chat/completions endpoint), 'local' (a transformers "
-            "model) or 'human' (export for annotation; import with --labels).",
-            "choices": ["http", "local", "human"],
-        },
-    )
+class _SharedJudgeArguments:
+    judge: str = field(default="http", metadata={"help": "Which judge reads the answers."})
     judge_model: str | None = field(
         default=None,
         metadata={"help": "Model name served by the endpoint (http), or a model folder / Hub id (local)."},
     )
-    api_base: str = field(
-        default="https://api.openai.com/v1", metadata={"help": "API root of the endpoint, ending in /v1 (http judge)."}
-    )
-    api_key_env: str = field(
-        default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the API key (http judge)."}
-    )
-    concurrency: int = field(default=8, metadata={"help": "Requests in flight at once (http judge)."})
-    max_retries: int = field(
-        default=6, metadata={"help": "Retries of a rate-limited or failing request (http judge)."}
-    )
     judge_max_tokens: int = field(default=512, metadata={"help": "Reply length limit of the judge, in tokens."})
-    judge_mode: str = field(
-        default="generate",
-        metadata={
-            "help": "Local judge: 'generate' a free reply, or 'choice': pick the most likely allowed reply.",
-            "choices": ["generate", "choice"],
-        },
-    )
     retries: int = field(default=2, metadata={"help": "Re-asks of a judge whose reply cannot be parsed."})
     template: str | None = field(
         default=None, metadata={"help": "A file with your own judge instructions (same placeholders as the paper's)."}
     )
-    labels: str | None = field(
-        default=None, metadata={"help": "Human judge: the folder of filled-in annotation files to import."}
-    )
 
 
-def make_judge(args: JudgeArguments):
-    """The judge ``args`` describe, or ``None`` for people (``--judge human``)."""
-    if args.judge == "human":
-        return None
-    if not args.judge_model:
+def judge_arguments() -> type:
+    """A ``JudgeArguments`` dataclass: the shared options plus those of every judge in the registry."""
+    from lima_hf.evaluation.judges import ALIASES, JUDGES
+
+    fields = []
+    for f in dataclasses.fields(_SharedJudgeArguments):
+        metadata = dict(f.metadata)
+        if f.name == "judge":
+            names = ", ".join(f"'{n}' ({(JUDGES[n].__doc__ or n).splitlines()[0].rstrip('.')})" for n in JUDGES)
+            old = ", ".join(f"'{old}' = '{new}'" for old, new in ALIASES.items())
+            metadata = {"help": f"Which judge reads the answers: {names}. Earlier names: {old}.",
+                        "choices": [*JUDGES, *ALIASES]}
+        fields.append((f.name, f.type, field(default=f.default, metadata=metadata)))
+    for judge_class in JUDGES.values():
+        for f in dataclasses.fields(judge_class.Arguments):
+            if all(f.name != name for name, _, _ in fields):
+                fields.append((f.name, f.type, field(default=f.default, metadata=dict(f.metadata))))
+    arguments = dataclasses.make_dataclass("JudgeArguments", fields)
+    arguments.__doc__ = "Which judge reads the answers, and its options."
+    arguments.__module__ = __name__
+    return arguments
+
+
+JudgeArguments = judge_arguments()
+
+
+def make_judge(args):
+    """The judge ``args`` (a :func:`judge_arguments` instance) describe."""
+    from lima_hf.evaluation.judges import ALIASES, JUDGES
+
+    name = ALIASES.get(args.judge, args.judge)
+    if name not in JUDGES:
+        raise ConfigError(f"unknown judge '{args.judge}' (choose from {', '.join(JUDGES)})")
+    judge_class = JUDGES[name]
+    if getattr(judge_class, "needs_model", False) and not args.judge_model:
         raise ConfigError(f"--judge {args.judge} needs --judge_model")
-    if args.judge == "http":
-        from lima_hf.evaluation.judges.openai_http import OpenAICompatibleJudge
-
-        return OpenAICompatibleJudge(
-            args.judge_model,
-            api_base=args.api_base,
-            api_key_env=args.api_key_env,
-            concurrency=args.concurrency,
-            max_tokens=args.judge_max_tokens,
-            max_retries=args.max_retries,
-        )
-    if args.judge == "local":
-        from lima_hf.evaluation.judges.local import TransformersJudge
-
-        return TransformersJudge(args.judge_model, mode=args.judge_mode, max_new_tokens=args.judge_max_tokens)
-    raise ConfigError(f"unknown judge '{args.judge}' (choose http, local or human)")
+    return judge_class.from_arguments(args)

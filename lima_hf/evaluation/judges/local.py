@@ -13,9 +13,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from lima_hf.evaluation.judges.base import ModelJudge
 
 
-class TransformersJudge:
+@dataclass
+class LocalJudgeArguments:
+    """Options of ``--judge local``."""
+
+    judge_mode: str = field(
+        default="generate",
+        metadata={
+            "help": "Local judge: 'generate' a free reply, or 'choice': pick the most likely allowed reply.",
+            "choices": ["generate", "choice"],
+        },
+    )
+
+
+class TransformersJudge(ModelJudge):
     """Local judge; ``model`` is a path/Hub id or an already loaded ``(model, tokenizer)`` pair."""
 
     def __init__(
@@ -41,6 +57,14 @@ class TransformersJudge:
         self.mode = mode
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
+
+    Arguments = LocalJudgeArguments
+    needs_model = True
+
+    @classmethod
+    def from_arguments(cls, args) -> TransformersJudge:
+        """The judge of ``lima-hf ... --judge local`` options."""
+        return cls(args.judge_model, mode=args.judge_mode, max_new_tokens=args.judge_max_tokens)
 
     def _chat_text(self, prompt: str) -> str:
         messages = [{"role": "user", "content": prompt}]

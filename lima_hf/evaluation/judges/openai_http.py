@@ -18,15 +18,32 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 
-from lima_hf.evaluation.judges.base import JudgeUnavailableError
+from lima_hf.evaluation.judges.base import JudgeUnavailableError, ModelJudge
 
 logger = logging.getLogger(__name__)
 
 RETRIED_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
-class OpenAICompatibleJudge:
+@dataclass
+class HTTPJudgeArguments:
+    """Options of ``--judge http``."""
+
+    api_base: str = field(
+        default="https://api.openai.com/v1", metadata={"help": "API root of the endpoint, ending in /v1 (http judge)."}
+    )
+    api_key_env: str = field(
+        default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the API key (http judge)."}
+    )
+    concurrency: int = field(default=8, metadata={"help": "Requests in flight at once (http judge)."})
+    max_retries: int = field(
+        default=6, metadata={"help": "Retries of a rate-limited or failing request (http judge)."}
+    )
+
+
+class OpenAICompatibleJudge(ModelJudge):
     """Chat-completions judge.
 
     Args:
@@ -69,6 +86,17 @@ class OpenAICompatibleJudge:
         self.max_backoff = max_backoff
         self.timeout = timeout
         self.name = f"{model}@{api_base}"
+
+    Arguments = HTTPJudgeArguments
+    needs_model = True
+
+    @classmethod
+    def from_arguments(cls, args) -> OpenAICompatibleJudge:
+        """The judge of ``lima-hf ... --judge http`` options."""
+        return cls(
+            args.judge_model, api_base=args.api_base, api_key_env=args.api_key_env, concurrency=args.concurrency,
+            max_tokens=args.judge_max_tokens, max_retries=args.max_retries,
+        )
 
     def _post(self, body: bytes) -> dict:
         headers = {"Content-Type": "application/json"}

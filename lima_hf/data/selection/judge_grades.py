@@ -25,10 +25,10 @@ def judge_candidates(
 
     Judgments are cached in ``cache_path`` (JSON lines), so an interrupted run resumes where it stopped.
     """
-    from lima_hf.evaluation.likert import judge_likert
+    from lima_hf.evaluation.protocols.likert import Likert
 
     items = [{"id": r["id"], "sample": 0, "prompt": prompt_text(r), "response": response_text(r)} for r in records]
-    graded = judge_likert(items, judge, cache_path, template=template, retries=retries, progress=progress)
+    graded = Likert.grade(items, judge, cache_path, template=template, retries=retries, progress=progress)
     scores = {item["id"]: float(item["score"]) for item in graded if item["score"] is not None}
     unparsed = [{"id": item["id"], "reply": item["reply"]} for item in graded if item["score"] is None]
     return scores, unparsed

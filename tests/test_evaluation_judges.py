@@ -9,17 +9,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from lima_hf.evaluation.judges.base import JudgeUnavailableError
+from lima_hf.evaluation.judges.base import JudgeUnavailableError, LabelsPending, ModelJudge, run_judge
 from lima_hf.evaluation.judges.openai_http import OpenAICompatibleJudge
-from lima_hf.evaluation.judging import run_judge
-from lima_hf.evaluation.pairwise import build_pairs, judge_pairwise
+from lima_hf.evaluation.judges.people import PeopleJudge
 from lima_hf.evaluation.parsing import parse_likert
-from lima_hf.evaluation.protocols import run_likert, run_pairwise
+from lima_hf.evaluation.protocols.likert import run_likert
+from lima_hf.evaluation.protocols.pairwise import Pairwise, build_pairs, run_pairwise
 from lima_hf.evaluation.responses import load_responses
 from lima_hf.io import InputError
 
 
-class ScriptedJudge:
+class ScriptedJudge(ModelJudge):
     """Replies from a function of (prompt, attempt); counts calls; can fail after N replies."""
 
     name = "scripted"
@@ -100,8 +100,8 @@ def test_pairwise_judges_both_orders_and_counts_unparsed(tmp_path):
         return "Choice: 1" if "GOOD" in first else "Choice: 2"
 
     judge = ScriptedJudge(reply)
-    pairs = build_pairs(load_responses(ours), load_responses(base))
-    judged = {p["id"]: p for p in judge_pairwise(pairs, judge, tmp_path / "c.jsonl", progress=False)}
+    judged = Pairwise(judge, tmp_path / "r", progress=False).judge_all({"ours": ours, "base": base})["base"]
+    judged = {p["id"]: p for p in judged}
     assert [judged[f"q{i}"]["outcome"] for i in range(4)] == ["win", "win", "tie", "unparsed"]
     ours_shown_first = ["GOOD" in prompt.split("Answer A:")[1].split("Answer B:")[0] for prompt, _ in judge.calls]
     assert len(judge.calls) == 4 * 2 + 2 * 2  # both orders of 4 pairs, then 2 retries of Q3's two orders
@@ -133,7 +133,8 @@ def test_human_export_and_import(tmp_path):
         tmp_path / "base.jsonl", [{"id": f"q{i}", "prompt": f"Q{i}", "response": f"meh {i}"} for i in range(3)]
     )
     out = tmp_path / "report"
-    assert run_pairwise(ours, {"base": base}, out, None, both_orders=False) is None
+    with pytest.raises(LabelsPending, match="--labels"):
+        run_pairwise(ours, {"base": base}, out, PeopleJudge(), both_orders=False)
     sheet = out / "annotation" / "base" / "annotation.csv"
     rows = list(csv.DictReader(sheet.open(encoding="utf-8")))
     assert len(rows) == 3 and "ours" not in sheet.read_text() and all(r["label"] == "" for r in rows)
@@ -145,7 +146,7 @@ def test_human_export_and_import(tmp_path):
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    figures = run_pairwise(ours, {"base": base}, out, None, both_orders=False, labels_dir=out / "annotation")
+    figures = run_pairwise(ours, {"base": base}, out, PeopleJudge(out / "annotation"), both_orders=False)
     assert figures["baselines"]["base"]["counts"] == {"win": 2, "tie": 0, "loss": 0, "unparsed": 1}
     assert (out / "report.md").is_file() and (out / "preference.png").stat().st_size > 1000
 
