@@ -36,34 +36,37 @@ SITES = ("quantumcomputing.stackexchange.com", "physics.stackexchange.com", "bee
 _IDS = re.compile(rb' (Id|ParentId|AcceptedAnswerId)="(\d+)"')
 
 
-def real_rows(data: Path) -> list[bytes]:
-    """The row lines of the real sample Posts.xml files."""
+def real_rows(data: Path) -> list[list[bytes]]:
+    """The row lines of each real sample Posts.xml file (one list per site, in file order)."""
     from lima_hf.data.sources.stackexchange.dump import locate, open_member
 
-    rows = []
+    sites = []
     dump = data / "stackexchange"
     for site in ("quantumcomputing.stackexchange.com", "beer.stackexchange.com", "bicycles.meta.stackexchange.com"):
         with open_member(locate(dump, site, "Posts.xml"), "py7zr") as stream:
-            rows.extend(line.strip() for line in stream if line.strip().startswith(b"<row "))
-    return rows
+            sites.append([line.strip() for line in stream if line.strip().startswith(b"<row ")])
+    return sites
 
 
-def synthesise(path: Path, rows: list[bytes], size_mb: float) -> int:
-    """Write a Posts.xml of about ``size_mb`` MB: the rows repeated, ids shifted per copy; return bytes."""
+def synthesise(path: Path, sites: list[list[bytes]], size_mb: float) -> int:
+    """Write a Posts.xml of about ``size_mb`` MB: each site's rows in turn, repeated, with ids shifted so that
+    they keep increasing through the file as in a real dump (a file whose ids go back is read with the full
+    parse); return its size in bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     target = int(size_mb * 1024 * 1024)
-    shift_step = 10 ** (len(str(max(int(m.group(2)) for r in rows for m in _IDS.finditer(r)))) + 1)
+    step = 10 ** (len(str(max(int(m.group(2)) for rows in sites for r in rows for m in _IDS.finditer(r)))) + 1)
     written = 0
     with open(path, "wb") as out:
         out.write(b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8"?>\r\n<posts>\r\n')
-        copy = 0
+        block = 0
         while written < target:
-            shift = copy * shift_step
-            chunk = b"".join(b"  " + _IDS.sub(lambda m, s=shift: b' %s="%d"' % (m.group(1), int(m.group(2)) + s), r)
-                             + b"\r\n" for r in rows)
-            out.write(chunk)
-            written += len(chunk)
-            copy += 1
+            for rows in sites:
+                shift = block * step
+                block += 1
+                chunk = b"".join(b"  " + _IDS.sub(lambda m, s=shift: b' %s="%d"' % (m.group(1), int(m.group(2)) + s), r)
+                                 + b"\r\n" for r in rows)
+                out.write(chunk)
+                written += len(chunk)
         out.write(b"</posts>")
     return path.stat().st_size
 

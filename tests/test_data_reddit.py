@@ -142,4 +142,33 @@ def test_malformed_line_and_truncated_file(tmp_path):
     with pytest.raises(InputError, match=r"corrupt zstandard data"):
         _curate(tmp_path / "AskReddit_submissions.zst")
     with pytest.raises(InputError, match=r"cannot tell submissions from comments"):
-        _curate(_zst(tmp_path / "misc.zst", [good]))
+        _curate(_zst(tmp_path / "misc.zst", [{"id": "b3"}]))  # neither the content nor the name tells
+
+
+def test_kind_is_read_from_the_content_whatever_the_name(tmp_path):
+    """A renamed Pushshift file (no RS_/RC_ prefix, no _submissions/_comments suffix, any extension) is read
+    by what its first line is; a name that says the opposite does not override the content."""
+    submissions = [{"id": "c1", "title": "What is the best advice you have ever received?", "score": 50,
+                    "subreddit": "AskReddit", "selftext": ""}]
+    comments = [{"id": "x1", "link_id": "t3_c1", "parent_id": "t3_c1", "body": "Be kind.", "score": 9,
+                 "subreddit": "AskReddit"}]
+    folder = tmp_path / "renamed"
+    folder.mkdir()
+    _zst(folder / "askreddit-2019.ndjson.zstd", submissions)
+    _zst(folder / "RC_misnamed_submissions.zst", comments)
+    (folder / "README.md").write_text("not a dump\n")
+    assert reddit.content_kind(folder / "askreddit-2019.ndjson.zstd") == "submissions"
+    assert reddit.file_kind(folder / "RC_misnamed_submissions.zst") == "comments"
+    assert reddit.file_kind(folder / "README.md") is None
+    assert [r["id"] for r in _curate(folder).records] == ["reddit/askreddit/c1"]
+    assert [r["id"] for r in _curate(folder / "askreddit-2019.ndjson.zstd").records] == ["reddit/askreddit/c1"]
+    unclear = _zst(tmp_path / "dump.zst", [{"id": "z"}])
+    with pytest.raises(InputError, match="cannot tell submissions from comments, neither by the first line"):
+        _curate(unclear)
+
+
+def test_real_files_are_recognised_by_content(shared_data, tmp_path):
+    for name, kind in (("AskMen_submissions.zst", "submissions"), ("RC_2005-12.zst", "comments")):
+        renamed = tmp_path / f"{kind}.bin"
+        renamed.write_bytes((shared_data / "pushshift" / name).read_bytes())
+        assert reddit.file_kind(renamed) == kind

@@ -106,3 +106,22 @@ def test_malformed_corpus_article(tmp_path):
     with pytest.raises(InputError, match=r"corpus.jsonl:2: 'methods' must be a list"):
         _curate(path)
     assert len(_curate(path, on_error="skip").records) == 1
+
+
+def test_format_is_read_from_the_content_whatever_the_name(tmp_path):
+    """Each format is told by its content: renamed files (any extension) give the same records."""
+    folder = tmp_path / "renamed"
+    folder.mkdir()
+    for source, name in (("wikihowSep.csv", "steps.txt"), ("wikihowAll.csv", "articles"),
+                         ("wikihow_corpus.json", "corpus.dat")):
+        (folder / name).write_bytes((SAMPLES / source).read_bytes())
+        renamed, original = _by_id(_curate(folder / name)), _by_id(_curate(SAMPLES / source))
+        assert {k: r["messages"] for k, r in renamed.items()} == {k: r["messages"] for k, r in original.items()}
+    lines = tmp_path / "corpus.export"
+    articles = json.loads((SAMPLES / "wikihow_corpus.json").read_text())
+    articles = articles if isinstance(articles, list) else list(articles.values())
+    lines.write_text("".join(json.dumps(a) + "\n" for a in articles))
+    assert wikihow.file_format(lines) == "jsonl"
+    assert [wikihow.file_format(folder / n) for n in ("steps.txt", "articles", "corpus.dat")] == ["sep", "all", "json"]
+    (folder / "notes.txt").write_text("just some notes\n")
+    assert len(_curate(folder).records) == len(_curate(SAMPLES).records)  # notes.txt is not an input

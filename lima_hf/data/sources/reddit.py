@@ -101,7 +101,45 @@ class Config(SourceConfig):
     )
 
 
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_SNIFF_BYTES = 1 << 20
+
+
 def file_kind(path: Path) -> str | None:
+    """``submissions`` or ``comments`` for a Pushshift file, from its first line when that tells (a ``title``
+    or ``selftext``: submissions; a ``body`` with a ``link_id``/``parent_id``: comments), else from its name
+    (``RS_*`` / ``*_submissions.zst``, ``RC_*`` / ``*_comments.zst``); ``None`` when neither tells."""
+    return content_kind(path) or name_kind(path)
+
+
+def content_kind(path: Path) -> str | None:
+    """The kind a zstandard NDJSON file's first line shows, or ``None`` (not zstandard, empty, unclear)."""
+    import zstandard
+
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(4) != _ZSTD_MAGIC:
+                return None
+            handle.seek(0)
+            reader = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW_SIZE).stream_reader(handle)
+            head = reader.read(_SNIFF_BYTES)
+    except (OSError, zstandard.ZstdError):
+        return None
+    line = head.split(b"\n", 1)[0]
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    if "title" in obj or "selftext" in obj:
+        return "submissions"
+    if "body" in obj and ("link_id" in obj or "parent_id" in obj):
+        return "comments"
+    return None
+
+
+def name_kind(path: Path) -> str | None:
     """``submissions``, ``comments`` or ``None`` for a Pushshift file name."""
     name = path.name
     if not name.endswith(".zst"):
@@ -236,18 +274,19 @@ def _post_rejection(post: dict) -> str | None:
 
 def _files(path: Path) -> list[tuple[str, Path]]:
     if path.is_dir():
-        files = [(file_kind(p), p) for p in sorted(path.iterdir())]
+        files = [(file_kind(p), p) for p in sorted(path.iterdir()) if p.is_file()]
         files = [(k, p) for k, p in files if k]
         if not files:
-            raise InputError(f"{path}: no Pushshift files (*_submissions.zst, *_comments.zst, RS_*.zst, RC_*.zst)")
+            raise InputError(f"{path}: no Pushshift files (zstandard NDJSON of submissions or comments, e.g. "
+                             "*_submissions.zst, *_comments.zst, RS_*.zst, RC_*.zst)")
         return files
     if not path.is_file():
         raise InputError(f"{path}: file not found")
     kind = file_kind(path)
     if kind is None:
         raise InputError(
-            f"{path}: cannot tell submissions from comments by the name "
-            "(expected *_submissions.zst, *_comments.zst, RS_*.zst or RC_*.zst)"
+            f"{path}: cannot tell submissions from comments, neither by the first line (a 'title' or a 'body' "
+            "with 'link_id') nor by the name (*_submissions.zst, *_comments.zst, RS_*.zst or RC_*.zst)"
         )
     return [(kind, path)]
 

@@ -26,6 +26,7 @@ images, reference markers and wikiHow boilerplate removed.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import random
@@ -192,8 +193,8 @@ def _json_article(obj: Any, where: str) -> Article:
     )
 
 
-def _read_json(path: Path) -> Iterator[Article | InputError]:
-    if path.suffix == ".jsonl":
+def _read_json(path: Path, lines: bool) -> Iterator[Article | InputError]:
+    if lines:
         with open(path, encoding="utf-8") as handle:
             for line_no, line in enumerate(handle, start=1):
                 if not line.strip():
@@ -285,33 +286,64 @@ def _read_all(path: Path) -> Iterator[Article | InputError]:
     yield from articles.values()
 
 
-def read_articles(path: Path) -> Iterator[Article | InputError]:
-    """Articles from one file of any supported format (malformed ones come as :class:`InputError`)."""
-    if path.suffix in (".json", ".jsonl"):
-        yield from _read_json(path)
-        return
-    if path.suffix != ".csv":
-        raise InputError(f"{path}: not a wikiHow file (.csv or .json/.jsonl expected)")
-    with open(path, encoding="utf-8", newline="") as handle:
-        header = next(csv.reader(handle), [])
+def file_format(path: Path) -> str | None:
+    """``json``, ``jsonl``, ``sep`` (wikihowSep.csv), ``all`` (wikihowAll.csv) or ``None``, from the content:
+    a JSON list or mapping, one JSON article per line, or a CSV header with either dataset's columns.
+    The file name does not matter."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            head = handle.read(1 << 16)
+    except (OSError, UnicodeDecodeError):
+        return None
+    text = head.lstrip()
+    if text.startswith("["):
+        return "json"
+    if text.startswith("{"):
+        first = text.split("\n", 1)[0]
+        try:
+            obj = json.loads(first)
+        except ValueError:
+            return "json"  # a mapping spread over lines (or a single article)
+        return "jsonl" if isinstance(obj, dict) and "title" in obj else "json"
+    header = next(csv.reader(io.StringIO(head)), [])
     if set(SEP_COLUMNS) <= set(header):
+        return "sep"
+    if set(ALL_COLUMNS) <= set(header):
+        return "all"
+    return None
+
+
+def read_articles(path: Path) -> Iterator[Article | InputError]:
+    """Articles from one file of any supported format, told by its content (malformed ones come as
+    :class:`InputError`)."""
+    kind = file_format(path)
+    if kind in ("json", "jsonl"):
+        yield from _read_json(path, lines=kind == "jsonl")
+    elif kind == "sep":
         logger.info("%s: wikihowSep.csv format (no categories: sampling is uniform over its articles)", path)
         yield from _read_sep(path)
-    elif set(ALL_COLUMNS) <= set(header):
+    elif kind == "all":
         logger.info("%s: wikihowAll.csv format (no categories, intros or section names)", path)
         yield from _read_all(path)
     else:
+        try:
+            with open(path, encoding="utf-8-sig", newline="") as handle:
+                header = next(csv.reader(handle), [])
+        except (OSError, UnicodeDecodeError) as err:
+            raise InputError(f"{path}: cannot read as a wikiHow file ({err})") from err
         raise InputError(
-            f"{path}:1: unknown wikiHow CSV header {header} "
-            f"(expected {','.join(ALL_COLUMNS)} or {','.join(SEP_COLUMNS)})"
+            f"{path}:1: unknown wikiHow CSV header {header[:8]} (expected {','.join(ALL_COLUMNS)} or "
+            f"{','.join(SEP_COLUMNS)}, or JSON articles)"
         )
 
 
 def _input_files(path: Path) -> list[Path]:
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix in (".csv", ".json", ".jsonl"))
+        files = sorted(p for p in path.iterdir()
+                       if p.is_file() and not p.name.startswith(".")
+                       and (p.suffix in (".csv", ".json", ".jsonl") or file_format(p) is not None))
         if not files:
-            raise InputError(f"{path}: no wikiHow .csv/.json/.jsonl files")
+            raise InputError(f"{path}: no wikiHow files (.csv/.json/.jsonl, or any file whose content is one)")
         return files
     if not path.is_file():
         raise InputError(f"{path}: file not found")
