@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build-dataset": ("lima_hf.commands.build_dataset", "compose the LIMA dataset from its sources into a Hub-ready folder"),
     "select": ("lima_hf.commands.select", "pick a small, diverse, high-quality training set from a large pool"),
     "train": ("lima_hf.commands.train", "fine-tune a model with LIMA's recipe (LimaSFTTrainer) from a YAML recipe"),
+    "merge": ("lima_hf.commands.merge", "merge a LoRA/QLoRA adapter into its base model (a plain transformers model)"),
     "select-checkpoint": ("lima_hf.commands.select_checkpoint", "pick the best epoch checkpoint on the dev set"),
     "generate": ("lima_hf.commands.generate", "answer a prompt set with LIMA's sampling (resumable JSONL)"),
     "evaluate": ("lima_hf.commands.evaluate", "judge answers: pairwise preference, Likert 1-6 or absolute rating"),

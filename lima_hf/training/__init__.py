@@ -16,6 +16,8 @@ _LAZY = {
     "linear_schedule_with_floor": "lima_hf.training.trainer",
     "LimaScriptArguments": "lima_hf.training.script",
     "train": "lima_hf.training.script",
+    "load_adapter": "lima_hf.training.lora",
+    "merge_adapter": "lima_hf.training.lora",
 }
 
 __all__ = [
@@ -26,6 +28,8 @@ __all__ = [
     "ResidualLayout",
     "apply_residual_dropout",
     "linear_schedule_with_floor",
+    "load_adapter",
+    "merge_adapter",
     "remove_residual_dropout",
     "residual_dropout_rates",
     "train",

@@ -87,9 +87,11 @@ def run(script_args: LimaScriptArguments, training_args, model_args) -> Path:
     """
     from trl import get_peft_config, get_quantization_config
 
+    from lima_hf.training.lora import check_quantization
     from lima_hf.training.residual_dropout import residual_dropout_rates
     from lima_hf.training.trainer import LimaSFTTrainer
 
+    check_quantization(model_args)
     model_path = resolve_model_path(model_args.model_name_or_path)
     init_kwargs = {
         "revision": model_args.model_revision,
@@ -113,13 +115,27 @@ def run(script_args: LimaScriptArguments, training_args, model_args) -> Path:
         f"{trainer.accelerator.num_processes} process(es) x {training_args.per_device_train_batch_size} examples x "
         f"{training_args.gradient_accumulation_steps} accumulation steps per optimizer step"
     )
+    if model_args.use_peft:
+        trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in trainer.model.parameters())
+        trainer.accelerator.print(
+            f"lima-hf train: LoRA r={model_args.lora_r}{' on 4-bit weights' if model_args.load_in_4bit else ''}, "
+            f"{trainable:,} of {total:,} parameters trainable; trained token rows: "
+            f"{trainer.model.peft_config['default'].trainable_token_indices}"
+        )
     resume = training_args.resume_from_checkpoint
     if isinstance(resume, str) and resume.lower() in ("true", "last"):
         resume = True
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(training_args.output_dir)
     trainer.create_model_card(model_name=Path(training_args.output_dir).name)
-    trainer.accelerator.print(f"lima-hf train: model saved to {training_args.output_dir}")
+    if model_args.use_peft:
+        trainer.accelerator.print(
+            f"lima-hf train: adapter saved to {training_args.output_dir} (merge it into a full model with "
+            f"`lima-hf merge {training_args.output_dir} --output_dir MERGED`)"
+        )
+    else:
+        trainer.accelerator.print(f"lima-hf train: model saved to {training_args.output_dir}")
     if training_args.push_to_hub:
         trainer.push_to_hub()
     trainer.end()

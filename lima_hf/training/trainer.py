@@ -8,6 +8,8 @@ import logging
 import os
 from typing import ClassVar
 
+import torch
+from accelerate.utils import is_peft_model
 from torch.optim.lr_scheduler import LambdaLR
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, TrainingArguments
 from trl import SFTTrainer
@@ -15,6 +17,7 @@ from trl.trainer.utils import create_model_from_path, get_config_model_id
 
 from lima_hf.chat import setup_eot_chat_format
 from lima_hf.training.config import LimaSFTConfig
+from lima_hf.training.lora import prepare_adapter_model, train_new_token_rows
 from lima_hf.training.residual_dropout import apply_residual_dropout
 
 logger = logging.getLogger(__name__)
@@ -93,6 +96,9 @@ class LimaSFTTrainer(SFTTrainer):
                 init_kwargs["quantization_config"] = quantization_config
             if args.distributed_state.distributed_type in ("MULTI_GPU", "DEEPSPEED"):
                 init_kwargs["device_map"] = None  # distributed training places the model itself
+            if quantization_config is not None:  # quantized weights are placed when loading: one device per process
+                init_kwargs["device_map"] = {"": "cpu" if args.use_cpu or not torch.cuda.is_available()
+                                             else args.distributed_state.local_process_index}
             init_kwargs.setdefault("trust_remote_code", args.trust_remote_code)
             model = create_model_from_path(model, **init_kwargs)
             args.model_init_kwargs = None
@@ -104,9 +110,21 @@ class LimaSFTTrainer(SFTTrainer):
             )
         if not isinstance(tokenizer, PreTrainedTokenizerBase):
             raise TypeError(f"LimaSFTTrainer trains text models: processing_class must be a tokenizer, got {type(tokenizer).__name__}")
+        vocab_before = len(tokenizer)
         model, tokenizer = setup_eot_chat_format(model, tokenizer, eot_token=args.eot_token)
+        if kwargs.get("peft_config") is not None:  # LoRA freezes the embeddings: train the EOT's (and new tokens') rows
+            new_ids = [tokenizer.convert_tokens_to_ids(args.eot_token), *range(vocab_before, len(tokenizer))]
+            train_new_token_rows(kwargs["peft_config"], model, new_ids)
         apply_residual_dropout(model, args.residual_dropout, args.residual_dropout_schedule)
         super().__init__(model, args=args, processing_class=tokenizer, **kwargs)
+        if is_peft_model(self.model):
+            prepare_adapter_model(self.model)
+
+    def _save(self, output_dir: str | None = None, state_dict=None):
+        """The Trainer's save; an adapter folder also gets the generation config that stops at the EOT."""
+        super()._save(output_dir, state_dict)
+        if is_peft_model(self.model) and self.args.should_save:
+            self.model.get_base_model().generation_config.save_pretrained(output_dir or self.args.output_dir)
 
     def create_model_card(self, model_name=None, dataset_name=None, tags=None):
         """Write LIMA's model card (:func:`lima_hf.hub.build_model_card`) to ``output_dir/README.md``: the Hub
