@@ -19,7 +19,7 @@ def test_bundled_authored_examples():
     by_split = {}
     for record in result.records:
         by_split.setdefault(record["category"], []).append(record)
-    assert {k: len(v) for k, v in by_split.items()} == {"train": 8, "dev": 4, "test": 6}
+    assert {k: len(v) for k, v in by_split.items()} == {"train": 8, "validation": 4, "test": 6}
     assert sum(json.loads(r["metadata"])["refusal"] for r in by_split["train"]) == 2
     assert all(len(r["messages"]) == 1 for r in by_split["test"])
     assert len(result.extras["multi_turn"]) == 2
@@ -67,3 +67,11 @@ def test_yaml_errors_name_the_line_and_duplicates_are_refused(tmp_path):
     path.write_text("- {id: a, split: dev, prompt: p, response: r}\n- {id: a, split: dev, prompt: q, response: s}\n")
     with pytest.raises(InputError, match=r"dialogues.yaml:2: duplicate id 'a' \(first at .*dialogues.yaml:1\)"):
         _curate(path)
+
+
+def test_the_old_split_name_dev_is_read_as_validation_and_announced(tmp_path, caplog):
+    path = _jsonl(tmp_path / "old.jsonl", {"split": "dev", "prompt": "ok?", "response": "ok"})
+    with caplog.at_level("WARNING", logger="lima_hf.data.records"):
+        (record,) = _curate(path).records
+    assert record["category"] == "validation"
+    assert "old.jsonl: the split 'dev' is now called 'validation'" in caplog.text

@@ -48,7 +48,7 @@ def _check_quickstart_counts(default, multi_turn):
     train = _counts(default["train"])
     assert {k: v for k, v in train.items() if not k.startswith("stackexchange")} == QUICKSTART_TRAIN
     assert 1 <= train["stackexchange/stem"] <= 4 and 1 <= train["stackexchange/other"] <= 4
-    assert len(default["dev"]) == 4 and _counts(default["test"]) == {"askreddit": 5, "authored": 6}
+    assert len(default["validation"]) == 4 and _counts(default["test"]) == {"askreddit": 5, "authored": 6}
     assert _counts(multi_turn)["authored"] == 2 and len(multi_turn) <= 4
 
 
@@ -274,7 +274,7 @@ def test_build_from_real_data(shared_data, tmp_path):
                         {"source": "wikihow", "count": 200},
                         {"source": "writingprompts", "count": 150},
                     ],
-                    "dev": [{"source": "authored", "category": "dev"}],
+                    "dev": [{"source": "authored", "category": "dev"}],  # the old split name, still read
                     "test": [{"source": "askreddit", "count": 70}],
                 },
                 "multi_turn": [
@@ -290,7 +290,7 @@ def test_build_from_real_data(shared_data, tmp_path):
     counts = _counts(default["train"])
     assert counts["wikihow"] == 200 and counts["writingprompts"] == 150 and counts["natural_instructions"] == 2
     assert counts["stackexchange/stem"] == 10 and 1 <= counts["stackexchange/other"] <= 10
-    assert len(default["test"]) == 70 and len(default["dev"]) == 4
+    assert len(default["test"]) == 70 and len(default["validation"]) == 4
     assert len(datasets.load_dataset(str(output), "multi_turn")["train"]) >= 11
     assert "| train | wikihow | 200 |" in (output / "README.md").read_text()
 

@@ -42,8 +42,18 @@ def test_folder_loads_with_datasets(tmp_path, configs):
     assert list(default["train"].column_names) == list(RECORD_COLUMNS)
     multi = datasets.load_dataset(str(out), "multi_turn")
     assert len(multi["train"]) == 1 and len(multi["train"][0]["messages"]) == 4
-    assert load_lima_dataset(out)["dev"][0]["source"] == "dev"
     assert len(load_lima_dataset(out, "multi_turn")["train"]) == 1
+
+
+def test_the_old_split_name_dev_is_read_as_validation_and_announced(tmp_path, configs, caplog):
+    out = write_dataset_folder(tmp_path / "lima", configs)  # a folder of an earlier version: a `dev` split
+    with caplog.at_level("WARNING", logger="lima_hf.data.records"):
+        assert load_lima_dataset(out)["validation"][0]["source"] == "dev"
+        assert read_records(out, split="validation")[0]["source"] == "dev"
+    assert "the split 'dev' is now called 'validation'" in caplog.text
+    configs["default"]["validation"] = configs["default"].pop("dev")
+    out = write_dataset_folder(tmp_path / "new", configs)
+    assert read_records(out, split="dev")[0]["source"] == "dev"  # and the old name still finds the new split
 
 
 def test_folder_is_replaced_atomically_and_other_folders_refused(tmp_path, configs):

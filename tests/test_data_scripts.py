@@ -24,7 +24,7 @@ def _script(name):
 def test_paper_build_config_is_the_papers_mix():
     config = load_build_config(SCRIPTS / "lima.yaml")
     counts = {split: sum(p.count for p in parts) for split, parts in config.parts()}
-    assert counts == {"test": 300, "dev": 50, "train": 1000, "multi_turn": 30}
+    assert counts == {"test": 300, "validation": 50, "train": 1000, "multi_turn": 30}
     assert {p.category: p.count for p in config.splits["train"] if p.source == "stackexchange"} == {
         "stem": 200,
         "other": 200,

@@ -171,7 +171,7 @@ def test_push_dataset_round_trip(hub, tmp_path):
     assert {c["config_name"] for c in card["configs"]} == {"default", "multi_turn"}
     loaded = load_dataset(str(local))
     original = load_dataset(str(folder))
-    assert loaded["train"]["id"] == original["train"]["id"] and loaded["dev"].num_rows == original["dev"].num_rows
+    assert loaded["train"]["id"] == original["train"]["id"] and loaded["validation"].num_rows == original["validation"].num_rows
     multi_turn = [load_dataset(str(path), "multi_turn")["train"]["id"] for path in (local, folder)]
     assert multi_turn[0] == multi_turn[1] and multi_turn[0]
 

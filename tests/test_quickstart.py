@@ -23,7 +23,7 @@ def test_quickstart_end_to_end(tmp_path, bundled_model, capsys):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     splits = datasets.load_dataset(str(out / "dataset"))
-    assert set(splits) == {"train", "dev", "test"} and len(splits["train"]) > 0
+    assert set(splits) == {"train", "validation", "test"} and len(splits["train"]) > 0
     tokenizer = AutoTokenizer.from_pretrained(out / "model")
     AutoModelForCausalLM.from_pretrained(out / "model")
     assert "<|eot|>" in tokenizer.get_vocab()

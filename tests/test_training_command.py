@@ -130,3 +130,47 @@ def test_a_plain_trl_recipe_runs_unchanged(tiny_model_dir, tmp_path):
     assert cli_main(["train", "--config", str(path)]) == 0
     assert (tmp_path / "out" / "model.safetensors").is_file()
     assert json.loads((tmp_path / "out" / "tokenizer_config.json").read_text())["eos_token"] == "<|eot|>"
+
+
+@pytest.fixture
+def lima_folder(tmp_path):
+    """A dataset folder as build-dataset writes it: train and validation pairs, prompt-only test."""
+    from lima_hf.data.dataset_folder import write_dataset_folder
+    from lima_hf.data.records import make_record
+
+    def record(i, split, reply=True):
+        messages = [{"role": "user", "content": f"Question {i}?"}]
+        messages += [{"role": "assistant", "content": f"Answer {i}."}] if reply else []
+        return make_record(id=f"{split}/{i}", source="authored", messages=messages, category=split)
+
+    splits = {"train": [record(i, "train") for i in range(4)], "validation": [record(9, "validation")],
+              "test": [record(20, "test", reply=False)]}
+    return write_dataset_folder(tmp_path / "lima", {"default": splits})
+
+
+def test_plain_trl_evaluates_on_the_validation_split_of_a_lima_hf_folder(tiny_model, lima_folder, tmp_path):
+    """The settings docs/training.md gives: dataset_test_split validation, eval_strategy, assistant_only_loss."""
+    import math
+
+    import datasets
+    from trl import SFTConfig, SFTTrainer
+
+    from lima_hf.chat import setup_eot_chat_format
+
+    model, tokenizer = setup_eot_chat_format(*tiny_model)
+    data = datasets.load_dataset(str(lima_folder))
+    args = SFTConfig(str(tmp_path / "run"), use_cpu=True, report_to="none", max_steps=1, eval_strategy="steps",
+                     assistant_only_loss=True, per_device_eval_batch_size=1, disable_tqdm=True)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=data["train"], eval_dataset=data["validation"],
+                         processing_class=tokenizer)
+    assert math.isfinite(trainer.evaluate()["eval_loss"])
+
+
+def test_a_prompt_only_eval_split_is_refused_with_a_clear_message(lima_folder):
+    from lima_hf.io import InputError
+    from lima_hf.training.script import LimaScriptArguments, load_splits
+
+    with pytest.raises(InputError, match="split 'test' has prompts only .* use dataset_test_split: validation"):
+        load_splits(LimaScriptArguments(dataset_name=str(lima_folder), dataset_test_split="test"), with_eval=True)
+    _, evaluation = load_splits(LimaScriptArguments(dataset_name=str(lima_folder), dataset_test_split="dev"), True)
+    assert evaluation.num_rows == 1  # the old name finds the validation split

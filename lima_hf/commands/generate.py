@@ -26,7 +26,7 @@ class GenerateArguments:
         default=None, metadata={"help": "Prompt file: dataset folder, released LIMA jsonl, or prompts JSONL."}
     )
     output: str = field(default=None, metadata={"help": "Output JSONL (appended to and resumed from)."})
-    split: str = field(default="test", metadata={"help": "Split of a dataset folder to answer (test or dev)."})
+    split: str = field(default="test", metadata={"help": "Split of a dataset folder to answer (test or validation)."})
     limit: int | None = field(default=None, metadata={"help": "Answer only the first N prompts."})
     device: str | None = field(default=None, metadata={"help": "Device (default: cuda if available, else cpu)."})
     dtype: str = field(default="auto", metadata={"help": "Weights dtype: auto, float32, bfloat16, float16."})

@@ -30,7 +30,7 @@ class SelectArguments:
     pool_split: str = field(default="train", metadata={"help": "Split of the pool dataset to select from."})
     keep_other_splits: bool = field(
         default=True,
-        metadata={"help": "When the pool is a dataset folder, copy its other splits and configs (dev, test, "
+        metadata={"help": "When the pool is a dataset folder, copy its other splits and configs (validation, test, "
                   "multi_turn) unchanged into the output."},
     )
     on_error: str = field(

@@ -25,10 +25,13 @@ class SelectCheckpointArguments:
 
     run_dir: str = field(default=None, metadata={"help": "Training output folder with checkpoint-*/ subfolders."})
     dev_prompts: str = field(
-        default=None, metadata={"help": "Dev prompts: dataset folder (its --split), or a prompts JSONL."}
+        default=None, metadata={"help": "Dev-set prompts: dataset folder (its --split), or a prompts JSONL."}
     )
     output_dir: str = field(default=None, metadata={"help": "Where answers, judgments and the selection report go."})
-    split: str = field(default="dev", metadata={"help": "Split of a dataset folder to answer."})
+    split: str = field(
+        default="validation",
+        metadata={"help": "Split of a dataset folder to answer: 'validation', LIMA's dev set ('dev' works too)."},
+    )
     min_epoch: float = field(default=5, metadata={"help": "First epoch considered (LIMA: 5)."})
     max_epoch: float = field(default=10, metadata={"help": "Last epoch considered (LIMA: 10)."})
     limit: int | None = field(default=None, metadata={"help": "Answer only the first N dev prompts."})

@@ -16,8 +16,8 @@ go into which split. A YAML file read into dataclasses; every error names the fi
         - {source: wikihow, count: 200}                       # `source`: a record label (the `source` column)
         - {source: stackexchange, category: stem, count: 200}
         - {source: authored, category: train, count: 200, sample: random}
-      dev:
-        - {source: authored, category: dev, count: 50}
+      validation:                      # LIMA's dev set (`dev`, the old name, is read too)
+        - {source: authored, category: validation, count: 50}
       test:
         - {source: askreddit, count: 70}
     multi_turn:
@@ -36,13 +36,13 @@ from typing import Any
 
 import yaml
 
+from lima_hf.data.records import OLD_SPLIT_NAMES, VALIDATION_SPLIT, split_name
 from lima_hf.data.sources import SOURCES, load_source, source_name
 from lima_hf.io import InputError, read_yaml
 
 logger = logging.getLogger(__name__)
 SHORTFALL_CHOICES = ("fail", "take_available")
 SAMPLE_CHOICES = ("first", "random")
-SPLIT_NAMES = ("train", "dev", "test")
 
 
 @dataclass
@@ -52,7 +52,7 @@ class Part:
     source: str = field(metadata={"help": "The records' `source` value (wikihow, writingprompts, askreddit, ...)."})
     count: int | None = field(default=None, metadata={"help": "How many; all eligible when unset."})
     category: str | None = field(
-        default=None, metadata={"help": "Only records of this `category` (e.g. stem, other, train, dev)."}
+        default=None, metadata={"help": "Only records of this `category` (e.g. stem, other, train, validation)."}
     )
     pool: str = field(
         default="records", metadata={"help": "`records`, or the name of a source's extra list (e.g. multi_turn)."}
@@ -105,8 +105,9 @@ class BuildConfig:
     path: str = "<config>"
 
     def parts(self) -> list[tuple[str, list[Part]]]:
-        """``(split, parts)`` in composition order: test, dev, train, then multi_turn (reserved prompts first)."""
-        order = ["test", "dev"] + [s for s in self.splits if s not in ("test", "dev")]
+        """``(split, parts)`` in composition order: test, validation, train, then multi_turn (reserved prompts
+        first)."""
+        order = ["test", VALIDATION_SPLIT] + [s for s in self.splits if s not in ("test", VALIDATION_SPLIT)]
         result = [(s, self.splits[s]) for s in order if s in self.splits]
         if self.multi_turn:
             result.append(("multi_turn", self.multi_turn))
@@ -145,6 +146,8 @@ def _parts(value: Any, where, line) -> list[Part]:
                 f"(allowed: {', '.join(sorted(_PART_KEYS))})"
             )
         part = Part(**item)
+        if part.category in OLD_SPLIT_NAMES and part.source == "authored":  # authored categories are split names
+            part.category = split_name(part.category, f"{where()}: authored category")
         if part.count is not None and (not isinstance(part.count, int) or part.count < 0):
             raise InputError(f"{line(index)}: count must be a non-negative integer")
         if part.sample not in SAMPLE_CHOICES:
@@ -209,7 +212,7 @@ def parse_build_config(
     if not isinstance(splits, dict):
         raise InputError(f"{path}:{_line(nodes, 'splits')}: splits is a mapping of split: [parts]")
     for split, value in splits.items():
-        config.splits[str(split)] = _parts(
+        config.splits[split_name(str(split), f"{path}: splits")] = _parts(
             value,
             lambda s=split: f"{path}:{_line(nodes, 'splits', s)}: splits.{s}",
             lambda i, s=split: f"{path}:{_line(nodes, 'splits', s, i)}: splits.{s}[{i}]",

@@ -93,7 +93,7 @@ class LimaBuilder(datasets.GeneratorBasedBuilder):
 
     >>> builder = LimaBuilder(config_name="default", build_config="dataset_scripts/lima.yaml")
     >>> builder.download_and_prepare()
-    >>> lima = builder.as_dataset()          # DatasetDict with train/dev/test
+    >>> lima = builder.as_dataset()          # DatasetDict with train/validation/test
 
     ``config_name="multi_turn"`` gives the dialogues. The cache key covers the build config and the size and
     modification time of its inputs, so editing either rebuilds; ``build_config`` defaults to the bundled
@@ -102,7 +102,9 @@ class LimaBuilder(datasets.GeneratorBasedBuilder):
 
     BUILDER_CONFIG_CLASS = LimaBuilderConfig
     BUILDER_CONFIGS = [
-        LimaBuilderConfig(name=DEFAULT_CONFIG, description="Single-turn examples: train, dev and test splits."),
+        LimaBuilderConfig(
+            name=DEFAULT_CONFIG, description="Single-turn examples: train, validation (the paper's dev set) and test."
+        ),
         LimaBuilderConfig(name="multi_turn", description="Multi-turn dialogues (train)."),
     ]
     DEFAULT_CONFIG_NAME = DEFAULT_CONFIG

@@ -174,15 +174,15 @@ Size of this build: {sizes}.
 
 ```python
 from datasets import load_dataset
-lima = load_dataset("<this folder or repository>")                 # train / dev / test
+lima = load_dataset("<this folder or repository>")                 # train / validation / test
 dialogues = load_dataset("<this folder or repository>", "multi_turn")
 ```
 
 ## How it was built
 
 Build config: `{config.name}`, seed {config.seed}, shortfall policy `{config.on_shortfall}`{manifest_note}.
-Splits are filled in the order test, dev, train, multi-turn; exact duplicate conversations (whitespace and
-case ignored) are removed across sources and splits, and no test or dev prompt appears in train.
+Splits are filled in the order test, validation, train, multi-turn; exact duplicate conversations (whitespace and
+case ignored) are removed across sources and splits, and no test or validation prompt appears in train.
 
 | Split | Part | Requested | Taken | |
 |---|---|---:|---:|---|

@@ -4,10 +4,10 @@ For a :class:`~lima_hf.data.build_config.BuildConfig`:
 
 1. curate every configured source (each with its own progress bar), then apply the curation manifest
    to each pool of candidates (``select``/``exclude``/``overrides``);
-2. fill the splits in the order test, dev, train, multi_turn, each part taking ``count`` candidates in the
+2. fill the splits in the order test, validation, train, multi_turn, each part taking ``count`` candidates in the
    source's own order (ranked, or category-first for wikiHow) or a seeded random sample; a candidate is
    skipped when its conversation exactly duplicates one already taken (whitespace and case ignored), when
-   its prompt is a test or dev prompt (so no test prompt reaches train), or when another part took it;
+   its prompt is a test or validation prompt (so no test prompt reaches train), or when another part took it;
 3. a part with fewer eligible candidates than ``count`` fails the build, or (``on_shortfall:
    take_available``) takes what exists; the summary says so either way.
 
@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from lima_hf.data.build_config import BuildConfig
 from lima_hf.data.dataset_folder import DEFAULT_CONFIG
 from lima_hf.data.manifest import Manifest, load_manifest
-from lima_hf.data.records import SourceResult, make_rejection
+from lima_hf.data.records import VALIDATION_SPLIT, SourceResult, make_rejection
 from lima_hf.data.sources import load_source
 from lima_hf.io import InputError, write_jsonl
 
@@ -123,7 +123,7 @@ def compose(config: BuildConfig, results: dict[str, SourceResult] | None = None)
     composition = Composition(configs={DEFAULT_CONFIG: {}}, results=results)
     pools = _pools(results, manifest, composition.rejections)
     taken_keys: dict[str, str] = {}
-    reserved: dict[str, tuple[str, str]] = {}  # prompt -> (split, id) of test and dev prompts
+    reserved: dict[str, tuple[str, str]] = {}  # prompt -> (split, id) of test and validation prompts
     used: set[tuple[str, str]] = set()
     for split, parts in config.parts():
         chosen: list[dict] = []
@@ -176,7 +176,7 @@ def compose(config: BuildConfig, results: dict[str, SourceResult] | None = None)
             if short:
                 logger.warning("%s: %s: took %d of the %d requested", split, part.describe(), available, part.count)
             chosen.extend(taken)
-        if split in ("test", "dev"):
+        if split in ("test", VALIDATION_SPLIT):
             for record in chosen:
                 reserved.setdefault(prompt_key(record), (split, record["id"]))
         if split == "multi_turn":

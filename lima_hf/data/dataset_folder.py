@@ -4,7 +4,7 @@ Layout (what ``datasets.load_dataset(DIR)`` and, after a push, ``load_dataset("o
 
     DIR/README.md                                   dataset card; its YAML ``configs:`` lists every shard
     DIR/data/default/train-00000-of-00001.parquet
-    DIR/data/default/dev-00000-of-00001.parquet
+    DIR/data/default/validation-00000-of-00001.parquet
     DIR/data/default/test-00000-of-00001.parquet
     DIR/data/multi_turn/train-00000-of-00001.parquet
     DIR/<extra files>                               e.g. the length-distribution plot the card shows
@@ -23,11 +23,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lima_hf.data.records import RECORD_COLUMNS
+from lima_hf.data.records import RECORD_COLUMNS, find_split
 from lima_hf.io import InputError, read_jsonl
 
 DEFAULT_CONFIG = "default"
-SPLIT_ORDER = ("train", "dev", "test")
+SPLIT_ORDER = ("train", "validation", "dev", "test")  # dev: the old name of validation
 
 _MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 RECORD_SCHEMA = pa.schema(
@@ -230,7 +230,7 @@ def _records_from_parquet(path: Path) -> list[dict[str, Any]]:
 def read_records(
     path: str | os.PathLike, *, config: str = DEFAULT_CONFIG, split: str | None = None
 ) -> list[dict[str, Any]]:
-    """Records from a dataset folder (``config``; one ``split`` or all in train/dev/test order), a Parquet
+    """Records from a dataset folder (``config``; one ``split`` or all in train/validation/test order; ``dev`` and ``validation`` find each other, announced), a Parquet
     shard, or a records JSONL file (what ``lima-hf curate`` writes). Errors name the file and line."""
     path = Path(path)
     if path.is_dir():
@@ -238,8 +238,11 @@ def read_records(
         if config not in configs:
             raise InputError(f"{path}: no config '{config}' (has {', '.join(sorted(configs))})")
         splits = configs[config]
-        if split is not None and split not in splits:
-            raise InputError(f"{path}: config '{config}' has no split '{split}' (has {', '.join(splits)})")
+        if split is not None:
+            found = find_split(split, splits, str(path))
+            if found is None:
+                raise InputError(f"{path}: config '{config}' has no split '{split}' (has {', '.join(splits)})")
+            split = found
         names = [split] if split is not None else _ordered_splits(splits)
         return [row for name in names for shard in splits[name] for row in _records_from_parquet(shard)]
     if not path.exists():

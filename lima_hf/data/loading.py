@@ -22,6 +22,7 @@ from lima_hf.data.dataset_folder import (
     read_records,
     records_table,
 )
+from lima_hf.data.records import split_name
 from lima_hf.io import InputError
 
 RELEASE_REPO = "GAIR/lima"
@@ -46,7 +47,7 @@ def _load_folder(path: Path, config: str) -> datasets.DatasetDict:
         raise InputError(f"{path}: no config '{config}' (has {', '.join(sorted(configs))})")
     return datasets.DatasetDict(
         {
-            split: datasets.Dataset(pa.concat_tables([pq.read_table(shard) for shard in shards]))
+            split_name(split, str(path)): datasets.Dataset(pa.concat_tables([pq.read_table(shard) for shard in shards]))
             for split, shards in configs[config].items()
         }
     )
@@ -91,7 +92,7 @@ def _load_release_from_hub(config: str) -> datasets.DatasetDict:
 def load_lima_dataset(path_or_id: str | os.PathLike, config: str = DEFAULT_CONFIG) -> datasets.DatasetDict:
     """LIMA data as a ``DatasetDict`` of ``messages`` rows (plus ``source`` and attribution columns).
 
-    ``config`` is ``default`` (train/dev/test) or ``multi_turn`` (train). A folder of ``train.jsonl`` /
+    ``config`` is ``default`` (train/validation/test; a folder's old ``dev`` split is read as ``validation``) or ``multi_turn`` (train). A folder of ``train.jsonl`` /
     ``test.jsonl`` files whose rows are not GAIR/lima's goes to ``datasets.load_dataset``.
     """
     path = Path(path_or_id)

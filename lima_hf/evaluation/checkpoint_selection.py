@@ -72,7 +72,7 @@ def select_checkpoint(
     *,
     min_epoch: float = 5,
     max_epoch: float = 10,
-    split: str = "dev",
+    split: str = "validation",
     limit: int | None = None,
     sampling: SamplingConfig | None = None,
     template_path: str | os.PathLike | None = None,

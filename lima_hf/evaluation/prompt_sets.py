@@ -1,7 +1,7 @@
 """Read the prompts to answer from any of the files users have.
 
 - a dataset folder written by ``lima-hf build-dataset`` (a split of its ``default`` config, ``test`` by
-  default, ``dev`` for checkpoint selection), or a Parquet shard of one;
+  default, ``validation`` for checkpoint selection), or a Parquet shard of one;
 - the released LIMA ``test.jsonl`` (``{"conversations": [prompt], "source": ...}``) or its folder;
 - a JSONL of prompts, one object a line with ``prompt`` (or ``instruction``/``question``) text, or with
   ``messages`` (``[{"role", "content"}, ...]``); an optional ``id`` names each prompt.

@@ -11,6 +11,7 @@ from typing import Any
 
 from trl import ScriptArguments
 
+from lima_hf.data.records import VALIDATION_SPLIT, find_split
 from lima_hf.errors import ConfigError
 from lima_hf.io import InputError
 
@@ -30,11 +31,14 @@ class LimaScriptArguments(ScriptArguments):
     )
     dataset_config: str | None = field(
         default="default",
-        metadata={"help": "Dataset configuration: 'default' (train/dev/test) or 'multi_turn' (train)."},
+        metadata={"help": "Dataset configuration: 'default' (train/validation/test) or 'multi_turn' (train)."},
     )
     dataset_test_split: str = field(
-        default="dev",
-        metadata={"help": "Split to evaluate on when eval_strategy is not 'no' (LIMA's 50 dev examples)."},
+        default="validation",
+        metadata={
+            "help": "Split to evaluate on when eval_strategy is not 'no': 'validation', LIMA's 50 dev examples "
+            "('dev', the old name, is read too). 'test' has prompts only and cannot be evaluated on."
+        },
     )
 
     def __post_init__(self):
@@ -72,9 +76,15 @@ def load_splits(script_args: LimaScriptArguments, with_eval: bool):
         raise InputError(f"{where}: split '{script_args.dataset_train_split}' is empty")
     evaluation = None
     if with_eval:
-        if script_args.dataset_test_split not in data:
+        split = find_split(script_args.dataset_test_split, data, "dataset_test_split")
+        if split is None:
             raise InputError(f"{where} has no split '{script_args.dataset_test_split}' to evaluate on")
-        evaluation = data[script_args.dataset_test_split].select_columns(["messages"])
+        evaluation = data[split].select_columns(["messages"])
+        if not any(m["role"] == "assistant" for row in evaluation["messages"] for m in row):
+            raise InputError(
+                f"{where}: split '{split}' has prompts only (no assistant replies), so there is no loss to "
+                f"evaluate; use dataset_test_split: {VALIDATION_SPLIT} (LIMA's dev set), or eval_strategy: no"
+            )
     return train.select_columns(["messages"]), evaluation
 
 

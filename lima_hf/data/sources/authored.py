@@ -1,10 +1,10 @@
-"""Examples that people write: training pairs, dev pairs, test prompts and multi-turn dialogues.
+"""Examples that people write: training pairs, validation (dev) pairs, test prompts and multi-turn dialogues.
 
 Format (JSONL, one example per line, or YAML, a list of examples or a mapping with file-level defaults
 and an ``examples:`` list)::
 
     - id: refuse-lockpicking          # unique within the input; default <file stem>-<n>
-      split: train                    # train | dev | test | multi_turn
+      split: train                    # train | validation | test | multi_turn (dev: old name of validation)
       prompt: How do I pick my neighbour's lock?
       response: I can't help with getting into someone else's home ...
       tags: [refusal]                 # optional; "refusal" marks a refusal of a harmful request
@@ -19,12 +19,12 @@ and an ``examples:`` list)::
         - {role: user, content: Now one about snow.}
         - {role: assistant, content: ...}
 
-A YAML file may set ``split``, ``author`` and ``license`` once at the top (``{split: dev, examples: [...]}``).
-Rules: train/dev examples are one prompt and one response; test examples are a prompt only; multi-turn
+A YAML file may set ``split``, ``author`` and ``license`` once at the top (``{split: validation, examples: [...]}``).
+Rules: train/validation examples are one prompt and one response; test examples are a prompt only; multi-turn
 dialogues alternate user/assistant, start with the user, end with the assistant and have at least two
 exchanges; no turn may be empty; ids are unique. Every violation names the file and line.
 
-Training and dev pairs and test prompts become ``records`` (``category`` = the split); dialogues go to
+Training and validation pairs and test prompts become ``records`` (``category`` = the split); dialogues go to
 ``extras["multi_turn"]``.
 """
 
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lima_hf.data.records import SourceResult, make_record
+from lima_hf.data.records import VALIDATION_SPLIT, SourceResult, make_record, split_name
 from lima_hf.data.sources.bad_input import raise_or_skip
 from lima_hf.data.sources.base import CardEntry, SourceConfig
 from lima_hf.io import InputError, read_jsonl, read_yaml
@@ -50,7 +50,7 @@ LABELS = {
         attribution="The authors named in each row's `author`.",
     )
 }
-SPLITS = ("train", "dev", "test", "multi_turn")
+SPLITS = ("train", "validation", "test", "multi_turn")  # `dev`, the old name of validation, is read too
 SUFFIXES = (".jsonl", ".yaml", ".yml")
 
 
@@ -133,7 +133,7 @@ def _messages(item: dict, split: str, where: str) -> list[dict[str, str]]:
             raise InputError(f"{where}: message {i + 1} ({m['role']}) is empty")
     if split == "test" and len(messages) != 1:
         raise InputError(f"{where}: a test example is a prompt only (no response)")
-    if split in ("train", "dev") and len(messages) != 2:
+    if split in ("train", VALIDATION_SPLIT) and len(messages) != 2:
         raise InputError(
             f"{where}: a {split} example is one prompt and one response "
             f"(got {len(messages)} turns; use split: multi_turn for dialogues)"
@@ -156,6 +156,8 @@ def parse_example(item: Any, defaults: dict, *, path: Path, line: int, index: in
     if unknown:
         raise InputError(f"{where}: unknown field(s) {', '.join(unknown)} (allowed: {', '.join(sorted(known))})")
     split = item.get("split", defaults.get("split"))
+    if isinstance(split, str):
+        split = split_name(split, str(path))
     if split not in SPLITS:
         raise InputError(f"{where}: 'split' must be one of {', '.join(SPLITS)} (got {split!r})")
     messages = _messages(item, split, where)
@@ -183,7 +185,7 @@ def parse_example(item: Any, defaults: dict, *, path: Path, line: int, index: in
 
 
 def curate(config: Config) -> SourceResult:
-    """Read and validate every authored example; records = train/dev/test, ``extras["multi_turn"]`` = dialogues."""
+    """Read and validate every authored example; records = train/validation/test, ``extras["multi_turn"]`` = dialogues."""
     if not config.input:
         raise InputError("authored: --input (a .jsonl/.yaml file or a folder of them) is required")
     result = SourceResult(extras={"multi_turn": []})
