@@ -19,7 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "merge": ("lima_hf.commands.merge", "merge a LoRA/QLoRA adapter into its base model (a plain transformers model)"),
     "select-checkpoint": ("lima_hf.commands.select_checkpoint", "pick the best epoch checkpoint on the dev set"),
     "generate": ("lima_hf.commands.generate", "answer a prompt set with LIMA's sampling (resumable JSONL)"),
-    "evaluate": ("lima_hf.commands.evaluate", "judge answers: pairwise preference, Likert 1-6 or absolute rating"),
+    "evaluate": ("lima_hf.commands.evaluate", "judge answers: pairwise, Likert 1-6, absolute rating, multi-turn"),
+    "annotate": ("lima_hf.commands.annotate", "serve the annotation page for people's labels (Gradio, SQLite)"),
     "push": ("lima_hf.commands.push", "upload a trained model or a built dataset to the Hugging Face Hub with its card"),
 }
 

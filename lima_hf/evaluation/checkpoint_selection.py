@@ -21,8 +21,8 @@ from lima_hf.evaluation.generation import (
     generate_responses,
     load_generation_model,
 )
-from lima_hf.evaluation.prompt_sets import load_prompts
 from lima_hf.evaluation.judges.base import LabelsPending
+from lima_hf.evaluation.prompt_sets import load_prompts
 from lima_hf.evaluation.protocols.likert import run_likert
 from lima_hf.io import InputError, atomic_open
 

@@ -117,8 +117,8 @@ class Likert(SingleAnswerProtocol):
         plot_likert(summaries, path)
 
     def notes(self, summaries) -> list[str]:
-        return ["mean over prompts x samples; 95% interval = mean +- 1.96 sd / sqrt(n); unparsed replies excluded "
-                "and counted"]
+        return [("mean over prompts x samples; 95% interval = mean +- 1.96 sd / sqrt(n); unparsed replies excluded "
+                "and counted")]
 
 
 def run_likert(systems, output_dir, judge, *, template_path=None, retries: int = 2, agree_with=None,

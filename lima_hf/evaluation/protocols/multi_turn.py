@@ -145,8 +145,8 @@ class MultiTurn(Protocol):
 
     def table(self, summaries: Mapping[str, dict]) -> str:
         within = self.options["within_turns"]
-        lines = [f"| system | Fail | Pass | Excellent | turns rated | unparsed | conversations | failed within {within} "
-                 "turns | fails per turn (turn 1, 2, ...) |", "|---|---|---|---|---|---|---|---|---|"]
+        lines = [(f"| system | Fail | Pass | Excellent | turns rated | unparsed | conversations | failed within {within} "
+                 "turns | fails per turn (turn 1, 2, ...) |"), "|---|---|---|---|---|---|---|---|---|"]
         for name, s in summaries.items():
             iv = s["intervals_95"]
             cells = " | ".join(pct(s["rates"][label], iv[label]) for label in ABSOLUTE_LABELS)
@@ -157,8 +157,8 @@ class MultiTurn(Protocol):
         return "\n".join(lines)
 
     def notes(self, summaries):
-        return ["every assistant turn rated given the conversation before it; shares over rated turns with "
-                "bootstrap 95% intervals over dialogues"]
+        return [("every assistant turn rated given the conversation before it; shares over rated turns with "
+                "bootstrap 95% intervals over dialogues")]
 
     def plot(self, summaries, path) -> None:
         """Fail / Pass / Excellent shares per system, and the fail rate at each turn number."""

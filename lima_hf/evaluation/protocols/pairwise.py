@@ -210,11 +210,11 @@ class Pairwise(Protocol):
         return [
             "each pair judged in both orders, disagreement counted as a tie" if self.options["both_orders"]
             else "one random order per pair",
-            "rates are over parsed pairs, with bootstrap 95% intervals over prompts; "
-            "'unparsed' pairs had an unreadable verdict (or no label yet)",
-            "preference = (wins + ties / 2) / pairs; length-controlled: logistic regression on tanh(word-count "
+            ("rates are over parsed pairs, with bootstrap 95% intervals over prompts; "
+            "'unparsed' pairs had an unreadable verdict (or no label yet)"),
+            ("preference = (wins + ties / 2) / pairs; length-controlled: logistic regression on tanh(word-count "
             "difference / sd), read at zero difference (AlpacaEval 2 style); first position preferred: 50% = no "
-            "position bias",
+            "position bias"),
         ]
 
     def plot(self, summaries: Mapping[str, dict], path) -> None:
