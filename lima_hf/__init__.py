@@ -30,7 +30,6 @@ _LAZY = {
     "SelectionConfig": "lima_hf.data.selection",
     # evaluation
     "generate_responses": "lima_hf.evaluation.generation",
-    "GeneratedTokensRepetitionPenaltyLogitsProcessor": "lima_hf.evaluation.repetition_penalty",
     "select_checkpoint": "lima_hf.evaluation.checkpoint_selection",
     # the Hub
     "push_model": "lima_hf.hub",

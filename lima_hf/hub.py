@@ -358,9 +358,10 @@ def _chat_section(repo_id: str, eot: str | None) -> str:
         "# LIMA's decoding: nucleus sampling p=0.9, temperature 0.7, at most 2,048 tokens.\n"
         "output = model.generate(**inputs, do_sample=True, top_p=0.9, temperature=0.7, max_new_tokens=2048)\n"
         'print(tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True))\n```\n\n'
-        "LIMA also penalises repeating *previously generated* tokens (penalty 1.2); `transformers`' "
-        "`repetition_penalty` penalises the prompt's tokens too, so `lima-hf generate` applies the paper's "
-        "version. To continue a conversation, append the reply as an `assistant` message and the next question "
+        "LIMA also penalises repeating *previously generated* tokens (penalty 1.2): pass "
+        "`logits_processor=[RepetitionPenaltyLogitsProcessor(1.2, prompt_ignore_length=inputs[\"input_ids\"]"
+        ".shape[1])]` (from `transformers`); `repetition_penalty=1.2` alone penalises the prompt's tokens too. "
+        "To continue a conversation, append the reply as an `assistant` message and the next question "
         "as a `user` message."
     )
 

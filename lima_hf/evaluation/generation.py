@@ -1,7 +1,8 @@
 """Answer prompts in LIMA's sampling protocol: batched, resumable, several samples, multi-turn.
 
 The paper samples with nucleus p=0.9 and temperature 0.7, a repetition penalty of 1.2 on previously
-generated tokens (:class:`~lima_hf.evaluation.repetition_penalty.GeneratedTokensRepetitionPenaltyLogitsProcessor`),
+generated tokens (transformers' ``RepetitionPenaltyLogitsProcessor`` with ``prompt_ignore_length`` = the
+prompt's length),
 at most 2,048 new tokens, stopping at the end-of-turn token (listed in the model's
 ``generation_config.eos_token_id`` by ``lima_hf.chat.setup_eot_chat_format``).
 
@@ -85,11 +86,7 @@ def generate_responses(
     """
     import torch
     from tqdm.auto import tqdm
-    from transformers import LogitsProcessorList
-
-    from lima_hf.evaluation.repetition_penalty import (
-        GeneratedTokensRepetitionPenaltyLogitsProcessor,
-    )
+    from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
 
     config = config or SamplingConfig()
     if getattr(tokenizer, "chat_template", None) is None:
@@ -144,8 +141,10 @@ def generate_responses(
                         **sampling,
                         max_new_tokens=config.max_new_tokens,
                         repetition_penalty=1.0,
-                        logits_processor=LogitsProcessorList(
-                            [GeneratedTokensRepetitionPenaltyLogitsProcessor(config.repetition_penalty, prompt_length)]
+                        logits_processor=LogitsProcessorList(  # generated tokens only, as in the paper
+                            [RepetitionPenaltyLogitsProcessor(
+                                float(config.repetition_penalty), prompt_ignore_length=prompt_length
+                            )]
                         ),
                         eos_token_id=stop_ids,
                         pad_token_id=tokenizer.pad_token_id,
