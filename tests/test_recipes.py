@@ -31,6 +31,8 @@ def test_the_expected_recipes_exist_with_a_readme():
         assert f"{model}/sft/config_lima.yaml" in names
         assert (RECIPES / model / "sft" / "README.md").is_file()
     assert "ablations/sft/config_llama-7b.yaml" in names
+    for adapter in ("llama-65b/sft/config_qlora.yaml", "llama-7b/sft/config_lora.yaml", "llama-3.1-70b/sft/config_qlora.yaml"):
+        assert adapter in names
 
 
 @pytest.mark.parametrize("path", TRAIN_RECIPES, ids=lambda p: p.relative_to(RECIPES).as_posix())
@@ -38,7 +40,16 @@ def test_recipe_resolves_with_the_papers_hyperparameters(path):
     values, _ = load_recipe(path)
     script_args, config, model_args = parse_train_args(["--config", str(path), *CPU])
     assert model_args.model_name_or_path and script_args.dataset_name and config.output_dir
-    assert (config.learning_rate, config.final_learning_rate, config.lr_scheduler_type) == (1e-5, 1e-6, "linear")
+    if model_args.use_peft:  # the QLoRA paper's LoRA settings and rates (2e-4 for 7B/13B, 1e-4 for 33B/65B)
+        rate = 2e-4 if "llama-7b" in str(path) else 1e-4
+        assert (config.learning_rate, config.final_learning_rate, config.lr_scheduler_type) == (rate, rate / 10, "linear")
+        assert (model_args.lora_r, model_args.lora_alpha, len(model_args.lora_target_modules)) == (64, 16, 7)
+        if "qlora" in path.name:  # NF4, double quantisation, bf16 compute, paged AdamW
+            assert model_args.load_in_4bit and model_args.use_bnb_nested_quant
+            assert (model_args.bnb_4bit_quant_type, model_args.dtype, config.optim) == ("nf4", "bfloat16", "paged_adamw_32bit")
+            assert config.per_device_train_batch_size == 1  # one GPU
+    else:
+        assert (config.learning_rate, config.final_learning_rate, config.lr_scheduler_type) == (1e-5, 1e-6, "linear")
     assert (config.adam_beta1, config.adam_beta2, config.weight_decay, config.warmup_steps) == (0.9, 0.95, 0.1, 0)
     assert config.assistant_only_loss and config.save_strategy == "epoch"
     large = any(name in str(path) for name in ("llama-65b", "llama-3.1-70b"))
@@ -86,6 +97,27 @@ def test_memory_plan_in_the_65b_readme_is_the_estimators():
     assert not fits[(2, "none")] and fits[(4, "none")]  # the recommendation: 4 nodes, no offload
     assert "**4 nodes of 8 x 80 GB GPUs" in readme
 
+
+
+def test_lora_and_qlora_memory_plans_in_the_readmes_are_the_scripts():
+    plan = _load_module(RECIPES / "llama-65b/sft/memory_plan.py", "memory_plan")
+    gpus = [label for label, _ in plan.GPUS]
+    for model, method, fits in (("llama-65b", "qlora", "80 GB"), ("llama-3.1-70b", "qlora", "80 GB"),
+                                ("llama-7b", "lora", "24 GB")):
+        readme = (RECIPES / model / "sft/README.md").read_text()
+        rows = [plan.adapter_plan(model, method), plan.adapter_plan(model, method, lora_r=16 if method == "qlora" else 64)]
+        if model == "llama-7b":
+            rows[1] = plan.adapter_plan(model, "qlora")
+        assert plan.adapter_markdown(rows) in readme
+        # the recipe's r=64 run fits the smallest card the README recommends, and not the one below it
+        first = next(i for i, label in enumerate(gpus) if label.startswith(fits))
+        usable = [u for _, u in plan.GPUS]
+        assert rows[0]["total"] / plan.GIB <= usable[first]
+        assert first == 0 or rows[0]["total"] / plan.GIB > usable[first - 1]
+        assert f"**one {fits} GPU**" in readme
+    qlora = plan.adapter_plan("llama-65b", "qlora")
+    # NF4 with double quantisation: about 4.127 bits for each decoder weight (QLoRA section 3)
+    assert 31 < qlora["weights"] / plan.GIB < 33 and 0.79e9 < qlora["trainable"] < 0.81e9
 
 @pytest.fixture
 def fake_slurm(tmp_path):
