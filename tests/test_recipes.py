@@ -248,3 +248,43 @@ def test_every_lima_hf_only_key_is_documented_with_its_plain_trl_equivalent():
     table = docs.split("## Plain TRL recipes and lima-hf's own keys")[1].split("\n## ")[0]
     for key in own | {"model_name_or_path: bundled"}:
         assert f"`{key}" in table, key
+
+
+@pytest.mark.slow
+def test_multi_turn_recipe_trains_on_single_turn_and_dialogues_together(tmp_path, bundled_tokenizer, capsys):
+    """config_lima_dialogues.yaml: the paper's 1,000 + 30 dialogues, here 3 + 2 on a tiny model, end to end."""
+    import copy
+
+    from lima_hf.chat import setup_eot_chat_format
+    from lima_hf.cli import main
+    from lima_hf.data.dataset_folder import write_dataset_folder
+    from lima_hf.data.records import make_record
+    from lima_hf.evaluation.prompt_sets import load_prompts
+    from lima_hf.models import tiny_llama
+    from lima_hf.training.script import load_splits
+
+    def record(i, turns):
+        messages = [{"role": role, "content": f"{role} turn {n} of {i}"}
+                    for n in range(turns) for role in ("user", "assistant")]
+        return make_record(id=f"r{i}-{turns}", source="authored", messages=messages)
+
+    data = write_dataset_folder(tmp_path / "lima", {
+        "default": {"train": [record(i, 1) for i in range(3)], "validation": [record(9, 1)]},
+        "multi_turn": {"train": [record(i, 3) for i in range(2)]}})
+    model, tokenizer = setup_eot_chat_format(*tiny_llama(copy.deepcopy(bundled_tokenizer)))
+    model.save_pretrained(tmp_path / "tiny")
+    tokenizer.save_pretrained(tmp_path / "tiny")
+    recipe = RECIPES / "llama-65b/sft/config_lima_dialogues.yaml"
+    overrides = ["--model_name_or_path", str(tmp_path / "tiny"), "--dataset_name", str(data), "--output_dir",
+                 str(tmp_path / "out"), "--dtype", "float32", "--gradient_checkpointing", "false", "--max_steps", "2",
+                 "--max_length", "64", "--effective_batch_size", "1", "--save_strategy", "no", "--disable_tqdm",
+                 "true", *CPU]
+    script_args, _, _ = parse_train_args(["--config", str(recipe), *overrides])
+    assert script_args.dataset_config == "default+multi_turn"
+    train, _ = load_splits(script_args, with_eval=False)
+    assert len(train) == 5 and sorted(len(m) for m in train["messages"]) == [2, 2, 2, 6, 6]
+    assert main(["train", "--config", str(recipe), *overrides]) == 0, capsys.readouterr().err
+    assert (tmp_path / "out" / "model.safetensors").is_file()
+    # the experiment's dialogue prompts: 10 conversations of several user turns, answered turn by turn
+    dialogues = load_prompts(RECIPES / "llama-65b/sft/dialogues.jsonl")
+    assert len(dialogues) == 10 and min(len(d["turns"]) for d in dialogues) >= 4

@@ -31,7 +31,11 @@ class LimaScriptArguments(ScriptArguments):
     )
     dataset_config: str | None = field(
         default="default",
-        metadata={"help": "Dataset configuration: 'default' (train/validation/test) or 'multi_turn' (train)."},
+        metadata={
+            "help": "Dataset configuration: 'default' (train/validation/test) or 'multi_turn' (train); join several "
+            "with '+' to train on their train splits together ('default+multi_turn': the paper's 1,000 + 30 "
+            "dialogues; evaluation uses the first one's split)."
+        },
     )
     dataset_test_split: str = field(
         default="validation",
@@ -59,21 +63,37 @@ def resolve_model_path(model_name_or_path: str | None) -> str:
     return model_name_or_path
 
 
+def _train_split(data, name: str, where: str):
+    if name not in data:
+        raise InputError(f"{where} has no split '{name}'; it has {', '.join(data)}")
+    split = data[name]
+    if "messages" not in split.column_names:
+        raise InputError(f"{where}: split '{name}' has no 'messages' column")
+    if len(split) == 0:
+        raise InputError(f"{where}: split '{name}' is empty")
+    return split.select_columns(["messages"])
+
+
 def load_splits(script_args: LimaScriptArguments, with_eval: bool):
-    """The training split (``messages`` only) and, when ``with_eval``, the evaluation split or ``None``."""
+    """The training split (``messages`` only; the train splits of every ``+``-joined config together) and, when
+    ``with_eval``, the evaluation split (of the first config) or ``None``."""
     from lima_hf.data.loading import load_lima_dataset
 
     if not script_args.dataset_name:
         raise ConfigError("dataset_name is required (a build-dataset folder, a Hub dataset id, or GAIR/lima)")
-    data = load_lima_dataset(script_args.dataset_name, script_args.dataset_config)
-    where = f"{script_args.dataset_name} (config '{script_args.dataset_config}')"
-    if script_args.dataset_train_split not in data:
-        raise InputError(f"{where} has no split '{script_args.dataset_train_split}'; it has {', '.join(data)}")
-    train = data[script_args.dataset_train_split]
-    if "messages" not in train.column_names:
-        raise InputError(f"{where}: split '{script_args.dataset_train_split}' has no 'messages' column")
-    if len(train) == 0:
-        raise InputError(f"{where}: split '{script_args.dataset_train_split}' is empty")
+    configs = [config.strip() for config in script_args.dataset_config.split("+")]
+    loaded = {config: load_lima_dataset(script_args.dataset_name, config) for config in configs}
+    trains = [
+        _train_split(loaded[config], script_args.dataset_train_split, f"{script_args.dataset_name} (config '{config}')")
+        for config in configs
+    ]
+    data, where = loaded[configs[0]], f"{script_args.dataset_name} (config '{configs[0]}')"
+    if len(trains) == 1:
+        train = trains[0]
+    else:
+        import datasets
+
+        train = datasets.concatenate_datasets([t.cast(trains[0].features) for t in trains])
     evaluation = None
     if with_eval:
         split = find_split(script_args.dataset_test_split, data, "dataset_test_split")
@@ -85,7 +105,7 @@ def load_splits(script_args: LimaScriptArguments, with_eval: bool):
                 f"{where}: split '{split}' has prompts only (no assistant replies), so there is no loss to "
                 f"evaluate; use dataset_test_split: {VALIDATION_SPLIT} (LIMA's dev set), or eval_strategy: no"
             )
-    return train.select_columns(["messages"]), evaluation
+    return train, evaluation
 
 
 def run(script_args: LimaScriptArguments, training_args, model_args) -> Path:
