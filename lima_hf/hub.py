@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import pickle
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +44,6 @@ DATASET_IGNORE_PATTERNS = ("**/*.tmp", ".*", "**/.*")
 CARD_TAG = "lima-hf"
 MODEL_TAGS = ("lima-hf", "lima", "trl", "sft", "alignment")
 BUNDLED_BASE_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the Hub original of the bundled model
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$|^[A-Za-z0-9][\w.-]*$")
 # Training arguments shown in the card, in this order, with the paper's names.
 _HYPERPARAMETERS = (
     ("learning_rate", "learning rate"),
@@ -173,8 +171,10 @@ def _chat_template(folder: Path) -> str | None:
 
 
 def _checkpoint_dirs(folder: Path) -> list[Path]:
-    found = [p for p in folder.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
-    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
+    """The ``checkpoint-<step>`` folders of a training output folder, by step (transformers' own listing)."""
+    from transformers.trainer_utils import sort_checkpoints
+
+    return [Path(path) for path in sort_checkpoints(str(folder))] if folder.is_dir() else []
 
 
 def load_trainer_state(folder: str | os.PathLike) -> dict | None:
@@ -266,7 +266,7 @@ def _default_base_model(folder: Path) -> str | None:
             name = name[0] if name else None
         if name == BUNDLED_MODEL_NAME or (isinstance(name, str) and name.rstrip("/").endswith(f"/{BUNDLED_MODEL_NAME}")):
             return BUNDLED_BASE_MODEL
-        if isinstance(name, str) and "/" in name and not Path(name).exists() and _REPO_ID.match(name):
+        if isinstance(name, str) and "/" in name and not Path(name).exists() and _is_repo_id(name):
             return name
     return None
 
@@ -425,8 +425,20 @@ def _resolve_token(token: str | None) -> str:
     return token
 
 
+def _is_repo_id(name: str) -> bool:
+    """Whether ``name`` is a valid Hub repo id (``huggingface_hub.utils.validate_repo_id``)."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
+
+
 def _check_repo_id(repo_id: str) -> None:
-    if not isinstance(repo_id, str) or not _REPO_ID.match(repo_id):
+    if not isinstance(repo_id, str) or not _is_repo_id(repo_id):
         raise InputError(f"invalid repo_id {repo_id!r}: expected 'name' or 'namespace/name' (letters, digits, -_.)")
 
 

@@ -93,33 +93,34 @@ def records_table(records: list[Mapping[str, Any]], where: str = "records") -> p
     return pa.Table.from_pylist(rows, schema=RECORD_SCHEMA)
 
 
-def dataset_info_yaml(folder: Path, configs: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The card's ``dataset_info:`` (features, examples and bytes per split), as ``push_to_hub`` writes it.
+def dataset_info_yaml(folder: Path, configs: Mapping[str, Mapping[str, Any]]):
+    """The card's ``dataset_info:`` (features, examples and bytes per split), written by ``datasets``' own
+    ``DatasetInfosDict.to_dataset_card_data``, as ``push_to_hub`` writes it.
 
     Besides documenting the data, the sizes make ``datasets``' cache key change when the content does.
     """
     import datasets
+    from datasets.info import DatasetInfosDict
+    from huggingface_hub import DatasetCardData
 
-    infos = []
-    for name in sorted(configs, key=lambda c: (c != DEFAULT_CONFIG, c)):
-        splits, total_bytes, total_download = [], 0, 0
+    infos = DatasetInfosDict()
+    for name in configs:
+        splits = datasets.SplitDict()
+        download_size = 0
         for split in _ordered_splits(configs[name]):
             path = folder / shard_path(name, split)
             table = pq.read_table(path)
-            splits.append({"name": split, "num_bytes": table.nbytes, "num_examples": table.num_rows})
-            total_bytes += table.nbytes
-            total_download += path.stat().st_size
-        features = datasets.Features.from_arrow_schema(RECORD_SCHEMA)._to_yaml_list()
-        infos.append(
-            {
-                "config_name": name,
-                "features": features,
-                "splits": splits,
-                "download_size": total_download,
-                "dataset_size": total_bytes,
-            }
+            splits.add(datasets.SplitInfo(name=split, num_bytes=table.nbytes, num_examples=table.num_rows))
+            download_size += path.stat().st_size
+        infos[name] = datasets.DatasetInfo(
+            features=datasets.Features.from_arrow_schema(RECORD_SCHEMA),
+            splits=splits,
+            download_size=download_size,
+            dataset_size=sum(split.num_bytes for split in splits.values()),
         )
-    return infos
+    card_data = DatasetCardData()
+    infos.to_dataset_card_data(card_data)
+    return card_data.dataset_info
 
 
 def _card_text(card, configs: Mapping[str, Mapping[str, Any]], folder: Path) -> str:

@@ -33,10 +33,10 @@ def find_checkpoints(run_dir: str | os.PathLike, min_epoch: float = 5, max_epoch
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: training output folder not found")
     found = []
-    for folder in run_dir.glob("checkpoint-*"):
+    from transformers.trainer_utils import sort_checkpoints
+
+    for folder in map(Path, sort_checkpoints(str(run_dir))):
         state_file = folder / "trainer_state.json"
-        if not folder.is_dir():
-            continue
         try:
             state = json.loads(state_file.read_text(encoding="utf-8"))
             epoch = float(state["epoch"])
