@@ -193,3 +193,12 @@ def test_multi_turn_statistics_by_hand(tmp_path):
     assert s["failed_within"] == 1 and s["failed_within_per_10"] == pytest.approx(10 / 3)
     assert "1 of 3" in (tmp_path / "r" / "report.md").read_text()
     assert (tmp_path / "r" / "multi_turn.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_every_protocol_lists_its_options(name, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["evaluate", name, "--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert PROTOCOLS[name].description in " ".join(out.split()) and "--judge {http,local,people" in out

@@ -35,7 +35,7 @@ class EvaluateArguments:
     )
     name: str = field(default="ours", metadata={"help": "The name of a single --responses FILE in the report."})
     output_dir: str = field(default=None, metadata={"help": "Report folder."})
-    bootstrap: int = field(default=1000, metadata={"help": "Bootstrap resamples for the 95% intervals."})
+    bootstrap: int = field(default=1000, metadata={"help": "Bootstrap resamples for the 95 percent intervals."})
     seed: int = field(
         default=0, metadata={"help": "Seed of the bootstrap, of random samples and orders, and of the annotation order."}
     )
