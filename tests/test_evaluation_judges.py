@@ -269,3 +269,24 @@ def test_local_choice_judge_picks_the_most_likely_reply(tiny_model):
                 logprobs = torch.log_softmax(model(input_ids=torch.tensor([context + option])).logits.float(), -1)
             scores.append(sum(logprobs[0, len(context) + k - 1, t].item() for k, t in enumerate(option)))
         assert picked[index] == choices[max(range(len(choices)), key=scores.__getitem__)]
+
+
+def test_inference_client_falls_short_where_the_urllib_judge_does_not(endpoint, monkeypatch):
+    """Why the HTTP judge keeps its own client: InferenceClient neither retries a 429 nor reaches a loopback
+    judge server in the Hub's offline mode."""
+    from huggingface_hub import InferenceClient, constants
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    base_url = f"http://127.0.0.1:{endpoint.server_port}/v1"
+    client = InferenceClient(base_url=base_url, api_key="sk-test")
+    messages = [{"role": "user", "content": "hello"}]
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    endpoint.statuses = [429]
+    with pytest.raises(HfHubHTTPError, match="429"):
+        client.chat.completions.create(model="judge-model", messages=messages)
+    assert len(endpoint.requests) == 1  # no retry
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(OfflineModeIsEnabled):
+        client.chat.completions.create(model="judge-model", messages=messages)
+    endpoint.statuses = [429]
+    assert _judge(endpoint).chat("hello").startswith("Reasoning.")  # retried, and offline mode is no matter

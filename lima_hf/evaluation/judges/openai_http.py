@@ -5,7 +5,10 @@ errors (5xx, dropped connections, timeouts) are retried with exponential backoff
 ``Retry-After``, with a warning naming the endpoint and the wait; when the retry budget is spent the run
 stops with :class:`JudgeUnavailableError` and, since every reply already received is saved, the same
 command resumes where it stopped. Other HTTP errors (401, 404, 400) stop at once with the server's message.
-Only the standard library is used.
+Only the standard library is used. Kept rather than ``huggingface_hub.InferenceClient(base_url=...)``, which
+retries neither 429 (``Retry-After``) nor 5xx and refuses every endpoint, loopback included, when
+``HF_HUB_OFFLINE=1`` (``benchmarks/bench_judge_client.py``; its extra per-request overhead is small beside a
+remote API's latency).
 """
 
 from __future__ import annotations
