@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import datetime
 import importlib
+import os
 import sys
+import tempfile
+import traceback
+from pathlib import Path
 
 from lima_hf._optional import MissingExtraError
 from lima_hf.errors import ConfigError
 from lima_hf.io import InputError
+from lima_hf.redaction import redact
+
+# Errors raised by lima-hf's own modules that mean "this input, endpoint or upload failed", not "a bug":
+# (module, class name); looked up only in modules already imported, so none is imported for this.
+_KNOWN_ERRORS = (
+    ("lima_hf.evaluation.judges.base", "JudgeUnavailableError"),
+    ("lima_hf.hub", "HubPushError"),
+)
 
 # name -> (module with a ``main(argv) -> int``, one-line help). Modules are imported only when run.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -35,9 +48,47 @@ def _usage() -> str:
     )
 
 
+def _known(err: BaseException) -> bool:
+    for module, name in _KNOWN_ERRORS:
+        cls = getattr(sys.modules.get(module), name, None)
+        if cls is not None and isinstance(err, cls):
+            return True
+    return False
+
+
+def log_dir() -> Path:
+    """Where the traceback of an unexpected error is written (``$LIMA_HF_LOG_DIR``, else a temp folder)."""
+    return Path(os.environ.get("LIMA_HF_LOG_DIR") or Path(tempfile.gettempdir()) / "lima-hf-logs")
+
+
+def _write_traceback(name: str, err: BaseException) -> Path | None:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    text = redact("".join(traceback.format_exception(type(err), err, err.__traceback__)))
+    try:
+        folder = log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"lima-hf-{name}-{stamp}-{os.getpid()}.log"
+        path.write_text(f"lima-hf {name}\n{text}", encoding="utf-8")
+    except OSError:
+        return None
+    return path
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return redact(text or type(err).__name__)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``lima-hf`` command; returns the process exit code."""
+    """Entry point of the ``lima-hf`` command; returns the process exit code.
+
+    The error boundary: usage errors print one line and exit 2; bad input, refused outputs, an unavailable
+    judge or a failed push print one line and exit 1; anything else prints a one-line summary and the path
+    of a log holding the traceback (``--debug`` shows the traceback instead). Messages are redacted.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0 if argv else 2
@@ -54,14 +105,31 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(COMMANDS[name][0])
         return int(module.main(rest) or 0)
     except (ConfigError, MissingExtraError) as err:  # usage errors, CLIError included
-        print(f"lima-hf {name}: error: {err}", file=sys.stderr)
+        print(f"lima-hf {name}: error: {_one_line(err)}", file=sys.stderr)
         return 2
-    except InputError as err:
-        print(f"lima-hf {name}: error: {err}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print(f"lima-hf {name}: interrupted", file=sys.stderr)
         return 130
+    except SystemExit:
+        raise
+    except Exception as err:
+        if isinstance(err, InputError) or _known(err):
+            print(f"lima-hf {name}: error: {_one_line(err)}", file=sys.stderr)
+            if debug:
+                print(redact("".join(traceback.format_exception(type(err), err, err.__traceback__))), file=sys.stderr)
+            return 1
+        if debug:
+            print(redact("".join(traceback.format_exception(type(err), err, err.__traceback__))), file=sys.stderr)
+            print(f"lima-hf {name}: unexpected error: {type(err).__name__}: {_one_line(err)}", file=sys.stderr)
+            return 1
+        log = _write_traceback(name, err)
+        where = f"traceback in {log}" if log else "could not write the traceback log"
+        print(
+            f"lima-hf {name}: unexpected error: {type(err).__name__}: {_one_line(err)} ({where}; "
+            "run again with --debug to show it)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -24,6 +24,13 @@ class CLIError(ConfigError):
 
 
 class _Parser(TrlParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)  # --max_step must not silently run as --max_steps
+        super().__init__(*args, **kwargs)
+        for action in self._actions:  # a help text saying "95% intervals" must not break --help
+            if action.help:
+                action.help = re.sub(r"%(?!\()", "%%", action.help)
+
     def error(self, message):  # argparse would print usage and exit; we want one clear line
         raise CLIError(message)
 

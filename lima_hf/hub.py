@@ -30,17 +30,22 @@ import yaml
 from lima_hf.io import InputError, atomic_open
 from lima_hf.models import BUNDLED_MODEL_NAME
 from lima_hf.paper import CITATION, PAPER_URL
+from lima_hf.redaction import redact, register_secret
 
 logger = logging.getLogger(__name__)
 
-# Never uploaded from a training output folder or checkpoint: intermediate checkpoints, optimizer, scheduler
-# and RNG states (DeepSpeed's global_step*/ shards too), TensorBoard runs, temporary files, and training_args.bin (a pickle that
-# users should not have to unpickle, and that holds hub_token verbatim when a recipe set one; the card
-# carries its hyperparameters instead).
-MODEL_IGNORE_PATTERNS = ("checkpoint-*", "checkpoint-*/**", "runs/**", "**/*.tmp", ".*", "**/.*",
-                         "training_args.bin", "global_step*/**", "latest", "zero_to_fp32.py", "optimizer.pt",
-                         "scheduler.pt", "rng_state*.pth")
-DATASET_IGNORE_PATTERNS = ("**/*.tmp", ".*", "**/.*")
+# What is uploaded, at any depth: an allow-list (weights as safetensors, configs, tokenizer files, chat
+# templates, cards). Everything else stays local: training_args.bin (a pickle that holds hub_token verbatim
+# when a recipe set one; the card carries its hyperparameters instead), *.pkl, optimizer/scheduler/scaler
+# states, RNG states, DeepSpeed shards, TensorBoard runs, notes. Intermediate checkpoints and hidden files
+# are excluded even when they hold allowed files.
+MODEL_ALLOW_PATTERNS = ("*.safetensors", "*.safetensors.index.json", "*config.json", "*tokenizer.json",
+                        "*tokenizer.model", "*special_tokens_map.json", "*added_tokens.json", "*vocab.json",
+                        "*vocab.txt", "*merges.txt", "*chat_template.jinja", "*chat_template.json", "*README.md")
+MODEL_IGNORE_PATTERNS = ("checkpoint-*", "checkpoint-*/**", "*/checkpoint-*/**", "runs/**", "**/*.tmp", ".*",
+                         "**/.*", "*/.*", "global_step*/**")
+DATASET_ALLOW_PATTERNS = ("*.parquet", "*.arrow", "*.md", "*.png", "*.svg", "*.json", "*.jsonl")
+DATASET_IGNORE_PATTERNS = ("**/*.tmp", ".*", "**/.*", "*/.*")
 CARD_TAG = "lima-hf"
 MODEL_TAGS = ("lima-hf", "lima", "trl", "sft", "alignment")
 BUNDLED_BASE_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the Hub original of the bundled model
@@ -405,7 +410,7 @@ def write_model_card(folder: str | os.PathLike, card, *, overwrite: bool = False
     if readme.is_file() and not overwrite and not {CARD_TAG, "trl"} & set(tags):
         logger.info("keeping the existing model card %s (not written by lima-hf or the trainer)", readme)
         return readme
-    with atomic_open(readme) as handle:
+    with atomic_open(readme, replace="any") as handle:  # checked above: ours, the trainer's, or overwrite
         handle.write(str(card))
     return readme
 
@@ -450,6 +455,7 @@ def _upload(
     private: bool,
     token: str | None,
     ignore_patterns: Sequence[str],
+    allow_patterns: Sequence[str],
     commit_message: str,
     revision: str | None,
     endpoint: str | None,
@@ -458,10 +464,12 @@ def _upload(
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
-    api = HfApi(endpoint=endpoint, token=_resolve_token(token))
+    token = _resolve_token(token)
+    register_secret(token)
+    api = HfApi(endpoint=endpoint, token=token)
     files = sorted(
         str(p.relative_to(folder)) for p in folder.rglob("*")
-        if p.is_file() and not _ignored(p.relative_to(folder), ignore_patterns)
+        if p.is_file() and _uploaded(p.relative_to(folder), allow_patterns, ignore_patterns)
     )
     where = f"{repo_type} repository {repo_id!r} on {api.endpoint}"
     try:
@@ -473,10 +481,11 @@ def _upload(
             repo_type=repo_type,
             revision=revision,
             commit_message=commit_message,
+            allow_patterns=list(allow_patterns),
             ignore_patterns=list(ignore_patterns),
         )
     except (HfHubHTTPError, httpx2.HTTPError, OSError, ValueError) as err:
-        reason = _describe(err)
+        reason = redact(_describe(err))
         raise HubPushError(
             f"pushing {folder} to the {where} failed: {reason}. Nothing is lost: the local folder is "
             "unchanged, and files that reached the Hub are kept and skipped when you run the same push "
@@ -485,11 +494,12 @@ def _upload(
     return PushResult(repo_url=str(repo_url), commit_url=commit.commit_url, files=files)
 
 
-def _ignored(relative: Path, patterns: Sequence[str]) -> bool:
+def _uploaded(relative: Path, allow: Sequence[str], ignore: Sequence[str]) -> bool:
+    """Whether a file (path relative to the folder) is on the allow-list and not excluded."""
     from fnmatch import fnmatch
 
     text = relative.as_posix()
-    return any(fnmatch(text, pattern) for pattern in patterns)
+    return any(fnmatch(text, p) for p in allow) and not any(fnmatch(text, p) for p in ignore)
 
 
 def _describe(err: BaseException) -> str:
@@ -500,10 +510,10 @@ def _describe(err: BaseException) -> str:
         status = err.response.status_code
         hint = {401: "the token is invalid or expired", 403: "the token has no write access to this namespace",
                 404: "repository or revision not found"}.get(status, "")
-        server = (err.server_message or "").strip().splitlines()
+        server = redact(err.server_message or "").strip().splitlines()
         detail = "; ".join(part for part in (hint, server[0] if server else "") if part)
         return f"HTTP {status}" + (f" ({detail})" if detail else "")
-    return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no details'}"
+    return redact(f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no details'}")
 
 
 def push_model(
@@ -538,7 +548,7 @@ def push_model(
                                 tags=tags, evaluation_dir=evaluation_dir, training_args=training_args)
         write_model_card(folder, card, overwrite=overwrite_card)
     return _upload(folder, repo_id, "model", private=private, token=token, ignore_patterns=MODEL_IGNORE_PATTERNS,
-                   commit_message=commit_message, revision=revision, endpoint=endpoint)
+                   allow_patterns=MODEL_ALLOW_PATTERNS, commit_message=commit_message, revision=revision, endpoint=endpoint)
 
 
 def push_dataset(
@@ -559,4 +569,4 @@ def push_dataset(
     _check_repo_id(repo_id)
     folder = check_dataset_folder(folder)
     return _upload(folder, repo_id, "dataset", private=private, token=token, ignore_patterns=DATASET_IGNORE_PATTERNS,
-                   commit_message=commit_message, revision=revision, endpoint=endpoint)
+                   allow_patterns=DATASET_ALLOW_PATTERNS, commit_message=commit_message, revision=revision, endpoint=endpoint)

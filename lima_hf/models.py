@@ -77,6 +77,38 @@ def bundled_model_path(cache: str | os.PathLike | None = None) -> Path:
     return target
 
 
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
+
+
+def model_fingerprint(model, tokenizer=None) -> dict:
+    """What identifies a loaded model for resumable outputs: its path or Hub id, the Hub revision it came
+    from (when it came from the Hub), a digest of its weight files (a local folder: file names, sizes and
+    first and last MiB, cheap even for 65B) and a hash of the tokenizer's chat template."""
+    import hashlib
+
+    name = str(getattr(model, "name_or_path", "") or type(model).__name__)
+    config = getattr(model, "config", None)
+    fingerprint = {"model": name, "revision": getattr(config, "_commit_hash", None)}
+    folder = Path(name)
+    if folder.is_dir():
+        digest = hashlib.sha256()
+        for file in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in _WEIGHT_SUFFIXES
+                           and "checkpoint-" not in p.as_posix()):
+            size = file.stat().st_size
+            digest.update(f"{file.relative_to(folder)}:{size}".encode())
+            with open(file, "rb") as handle:
+                digest.update(handle.read(1 << 20))
+                if size > 2 << 20:
+                    handle.seek(-(1 << 20), os.SEEK_END)
+                    digest.update(handle.read())
+        fingerprint["model"] = str(folder.resolve())
+        fingerprint["weights"] = digest.hexdigest()[:16]
+    template = getattr(tokenizer, "chat_template", None) if tokenizer is not None else None
+    if template is not None:
+        fingerprint["chat_template"] = hashlib.sha256(str(template).encode("utf-8")).hexdigest()[:16]
+    return fingerprint
+
+
 def tiny_llama(
     tokenizer=None,
     *,

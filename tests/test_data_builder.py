@@ -13,7 +13,7 @@ from lima_hf.data.builder import LimaBuilder, quickstart_config_path
 from lima_hf.data.composition import compose, curate_sources
 from lima_hf.data.dataset_folder import read_records, write_dataset_folder
 from lima_hf.data.records import SourceResult, make_record
-from lima_hf.io import InputError
+from lima_hf.io import OUTPUT_MARK, InputError
 
 RESOURCES = quickstart_config_path().parent
 
@@ -75,7 +75,7 @@ def test_build_dataset_folder_loads_with_card_and_stats(built):
     assert summary["counts"]["default"]["test"] == {"askreddit": 5, "authored": 6}
     assert {row["source"] for row in summary["table1"] if row["split"] == "train"} == set(train["source"])
     logs = built.parent / "lima.rejections"
-    assert {p.name for p in logs.iterdir()} == {
+    assert {p.name for p in logs.iterdir()} - {OUTPUT_MARK} == {
         "stackexchange.jsonl",
         "wikihow.jsonl",
         "reddit.jsonl",

@@ -8,7 +8,7 @@ import pytest
 from lima_hf.data.dataset_folder import read_records, write_dataset_folder
 from lima_hf.data.loading import load_lima_dataset
 from lima_hf.data.records import RECORD_COLUMNS, make_record
-from lima_hf.io import InputError, write_jsonl
+from lima_hf.io import InputError, OutputRefusedError, write_jsonl
 
 
 def _record(i, source="authored", turns=2):
@@ -67,7 +67,7 @@ def test_folder_is_replaced_atomically_and_other_folders_refused(tmp_path, confi
     other = tmp_path / "precious"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
-    with pytest.raises(FileExistsError, match="refusing"):
+    with pytest.raises(OutputRefusedError, match="refusing"):
         write_dataset_folder(other, configs, None)
     assert (other / "notes.txt").read_text() == "keep me"
 

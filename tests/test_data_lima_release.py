@@ -47,4 +47,4 @@ def test_release_malformed_rows(tmp_path):
     with pytest.raises(InputError, match=r"train.jsonl:2: 'conversations' must be a non-empty list"):
         lima_release.curate(lima_release.Config(input=str(path)))
     result = lima_release.curate(lima_release.Config(input=str(path), on_error="skip"))
-    assert len(result.records) == 1 and result.rejections[0]["id"] == "train/2"
+    assert len(result.records) == 1 and result.rejections[0]["id"] == "train.jsonl:2"

@@ -164,7 +164,7 @@ def test_push_dataset_round_trip(hub, tmp_path):
     assert "lima/lima-quickstart" in result.repo_url
 
     local = _downloaded(hub, "lima/lima-quickstart", "dataset", tmp_path / "download")
-    sent = [path for path in folder.rglob("*") if path.is_file()]
+    sent = [path for path in folder.rglob("*") if path.is_file() and path.name != ".lima-hf-output.json"]
     assert sent and all((local / p.relative_to(folder)).read_bytes() == p.read_bytes() for p in sent)
     assert hub.repo("lima/lima-quickstart", "dataset").files["data/default/train-00000-of-00001.parquet"].lfs
     card = DatasetCard.load(local / "README.md").data.to_dict()

@@ -76,7 +76,7 @@ def _is_build_config(path: str) -> bool:
 
 def main(argv: list[str]) -> int:
     from lima_hf.data.build_config import load_build_config
-    from lima_hf.data.builder import build_dataset, rejections_dir
+    from lima_hf.data.builder import build_dataset, check_build_output, rejections_dir
     from lima_hf.data.composition import build_summary, compose
 
     argv = list(argv)
@@ -107,6 +107,7 @@ def main(argv: list[str]) -> int:
     for key in ("seed", "on_shortfall", "tokenizer"):
         if getattr(args, key) is not None:
             setattr(config, key, getattr(args, key))
+    check_build_output(config, args.output)
     composition = compose(config)
     path = build_dataset(config, args.output, composition=composition)
     print_summary(build_summary(composition), path, rejections_dir(path))

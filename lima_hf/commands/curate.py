@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lima_hf.cli_args import CLIError, parse_args
 from lima_hf.data.sources import SOURCES, load_source, source_name
-from lima_hf.io import write_jsonl
+from lima_hf.io import check_output_not_input, check_replaceable_file, write_jsonl
 
 
 @dataclass
@@ -91,6 +91,10 @@ def main(argv: list[str]) -> int:
         raise CLIError("--output OUT.jsonl is required")
     if not config.input:
         raise CLIError("--input PATH is required")
+    inputs = [config.input, args.manifest, *[rest[i + 1] for i, a in enumerate(rest[:-1]) if a == "--config"]]
+    for path in output_paths(args.output, []).values():
+        check_output_not_input(path, inputs)
+        check_replaceable_file(path)
     result = source.curate(config)
     if args.manifest:
         from lima_hf.data.manifest import load_manifest
@@ -104,6 +108,9 @@ def main(argv: list[str]) -> int:
             if all(isinstance(i, dict) and "messages" in i for i in items):
                 result.extras[extra] = _apply(manifest, extra, items, known)
     paths = output_paths(args.output, list(result.extras))
+    for path in paths.values():
+        check_output_not_input(path, inputs)
+        check_replaceable_file(path)
     write_jsonl(paths["records"], result.records)
     write_jsonl(paths["rejections"], result.rejections)
     for extra, items in result.extras.items():

@@ -10,6 +10,7 @@ where it stopped.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,16 @@ class GenerateArguments:
     limit: int | None = field(default=None, metadata={"help": "Answer only the first N prompts."})
     device: str | None = field(default=None, metadata={"help": "Device (default: cuda if available, else cpu)."})
     dtype: str = field(default="auto", metadata={"help": "Weights dtype: auto, float32, bfloat16, float16."})
+    overwrite: bool = field(
+        default=False,
+        metadata={"help": "Start OUTPUT anew when it holds answers made with another model or other settings "
+                  "(without it such a rerun stops, naming what changed; with the same settings it resumes)."},
+    )
+
+
+def _looks_like_path(name: str) -> bool:
+    """A local path rather than a Hub id (``name`` or ``org/name``)."""
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or os.path.exists(name)
 
 
 def main(argv: list[str]) -> int:
@@ -46,10 +57,19 @@ def main(argv: list[str]) -> int:
         from lima_hf.models import bundled_model_path
 
         model_path = bundled_model_path()
-    model, tokenizer = load_generation_model(model_path, device=args.device, dtype=args.dtype)
+    elif _looks_like_path(model_path) and not Path(model_path).is_dir():
+        raise CLIError(f"--model {model_path}: no such model folder")
+    from lima_hf.io import check_output_not_input
+
+    check_output_not_input(args.output, [args.prompts])
+    try:
+        model, tokenizer = load_generation_model(model_path, device=args.device, dtype=args.dtype)
+    except OSError as err:  # not a model folder, or a Hub id that cannot be fetched (offline, private)
+        raise CLIError(f"--model {args.model}: cannot load a model ({str(err).splitlines()[0]})") from err
     prompt_set = f"{args.prompts} ({args.split} split)" if Path(args.prompts).is_dir() else str(args.prompts)
     records = generate_responses(
-        model, tokenizer, prompts, args.output, sampling, model_name=str(args.model), prompt_set=prompt_set
+        model, tokenizer, prompts, args.output, sampling, model_name=str(args.model), prompt_set=prompt_set,
+        overwrite=args.overwrite,
     )
     stopped = sum(r["finish_reason"][-1] == "length" for r in records)
     print(

@@ -75,7 +75,9 @@ def main(argv: list[str]) -> int:
         else:
             result = push_dataset(args.folder, args.repo_id, **common)
     except HubPushError as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        from lima_hf.redaction import redact
+
+        print(f"{prog}: error: {redact(err)}", file=sys.stderr)
         return 1
     print(f"pushed {len(result.files)} files to {result.repo_url}")
     print(f"commit: {result.commit_url}")

@@ -26,13 +26,22 @@ from lima_hf.data.dataset_folder import (
     records_table,
     write_dataset_folder,
 )
-from lima_hf.io import InputError
+from lima_hf.io import InputError, check_output_not_input, check_replaceable_folder
 from lima_hf.paper import CITATION, PAPER_URL
+
+
+def check_build_output(config: BuildConfig, output_dir: str | os.PathLike) -> None:
+    """Refuse, before any work, an output folder that is an input or is not lima-hf's to replace."""
+    inputs = [run.options.get("input") for run in config.sources] + [config.path, config.manifest]
+    check_output_not_input(output_dir, inputs)
+    check_output_not_input(rejections_dir(output_dir), inputs)
+    check_replaceable_folder(output_dir)
+    check_replaceable_folder(rejections_dir(output_dir))
 
 
 def rejections_dir(output_dir: str | os.PathLike) -> Path:
     """Where the rejection logs of a build go: a folder beside the dataset folder (kept out of the push)."""
-    output_dir = Path(output_dir)
+    output_dir = Path(os.path.abspath(output_dir))
     return output_dir.parent / f"{output_dir.name}.rejections"
 
 
@@ -46,6 +55,7 @@ def build_dataset(
     """
     if not isinstance(config, BuildConfig):
         config = load_build_config(config)
+    check_build_output(config, output_dir)
     composition = compose(config) if composition is None else composition
     summary = build_summary(composition)
     card, stats = build_card(config, composition, summary)

@@ -30,7 +30,7 @@ from lima_hf.data.dataset_folder import DEFAULT_CONFIG
 from lima_hf.data.manifest import Manifest, load_manifest
 from lima_hf.data.records import VALIDATION_SPLIT, SourceResult, make_rejection
 from lima_hf.data.sources import load_source
-from lima_hf.io import InputError, write_jsonl
+from lima_hf.io import InputError, atomic_folder, write_jsonl
 
 logger = logging.getLogger(__name__)
 COMPOSITION = "composition"
@@ -188,11 +188,13 @@ def compose(config: BuildConfig, results: dict[str, SourceResult] | None = None)
 
 
 def write_rejection_logs(composition: Composition, directory: str | os.PathLike) -> Path:
-    """One ``<source run>.jsonl`` per source (and ``composition.jsonl``) of every rejected candidate."""
+    """One ``<source run>.jsonl`` per source (and ``composition.jsonl``) of every rejected candidate; the
+    folder is replaced whole (a previous build's logs go with it)."""
     directory = Path(directory)
-    for name, result in composition.results.items():
-        write_jsonl(directory / f"{name}.jsonl", result.rejections)
-    write_jsonl(directory / f"{COMPOSITION}.jsonl", composition.rejections)
+    with atomic_folder(directory) as staging:
+        for name, result in composition.results.items():
+            write_jsonl(staging / f"{name}.jsonl", result.rejections, replace="any")
+        write_jsonl(staging / f"{COMPOSITION}.jsonl", composition.rejections, replace="any")
     return directory
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lima_hf.data.records import RECORD_COLUMNS, find_split
-from lima_hf.io import InputError, read_jsonl
+from lima_hf.io import InputError, atomic_folder, read_jsonl
 
 DEFAULT_CONFIG = "default"
 SPLIT_ORDER = ("train", "validation", "dev", "test")  # dev: the old name of validation
@@ -156,19 +155,14 @@ def write_dataset_folder(
     ``card`` is a ``huggingface_hub.DatasetCard`` (or its text, or ``None`` for a bare card); its YAML
     ``configs:`` is set to the shards written here. ``files`` maps extra relative paths (e.g. a plot) to
     bytes or to a file to copy. The folder is built in a staging folder beside ``output_dir`` and renamed
-    into place, so a crash never leaves a half-written dataset; an existing dataset folder is replaced,
-    any other non-empty folder is refused.
+    into place (:func:`lima_hf.io.atomic_folder`), so a crash never leaves a half-written dataset; a previous
+    output of lima-hf is replaced, any other non-empty folder (or one holding files lima-hf did not write)
+    is refused.
     """
     output_dir = Path(output_dir)
     if DEFAULT_CONFIG not in configs:
         raise ValueError(f"configs must include '{DEFAULT_CONFIG}' (got {sorted(configs)})")
-    if output_dir.exists() and not output_dir.is_dir():
-        raise FileExistsError(f"{output_dir}: exists and is not a folder")
-    if output_dir.is_dir() and any(output_dir.iterdir()) and not is_dataset_folder(output_dir):
-        raise FileExistsError(f"{output_dir}: not empty and not a dataset folder; refusing to replace it")
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.staging-", dir=output_dir.parent))
-    try:
+    with atomic_folder(output_dir) as staging:
         for config, splits in configs.items():
             for split, records in splits.items():
                 target = staging / shard_path(config, split)
@@ -182,16 +176,6 @@ def write_dataset_folder(
             else:
                 shutil.copyfile(content, target)
         (staging / "README.md").write_text(_card_text(card, configs, staging), encoding="utf-8")
-        previous = None
-        if output_dir.exists():
-            previous = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.old-", dir=output_dir.parent))
-            os.replace(output_dir, previous / output_dir.name)
-        os.replace(staging, output_dir)
-        if previous is not None:
-            shutil.rmtree(previous, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return output_dir
 
 

@@ -54,7 +54,7 @@ def _load_folder(path: Path, config: str) -> datasets.DatasetDict:
 
 
 def _is_release_file(path: Path) -> bool:
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8", errors="replace") as handle:  # a bad byte is reported by the reader
         for line in handle:
             if line.strip():
                 return line.lstrip().startswith("{") and '"conversations"' in line and '"messages"' not in line

@@ -13,6 +13,7 @@ import gc
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,17 @@ def find_checkpoints(run_dir: str | os.PathLike, min_epoch: float = 5, max_epoch
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: training output folder not found")
+    from lima_hf.training.checkpoints import incomplete_reason
+
     found = []
     from transformers.trainer_utils import sort_checkpoints
 
     for folder in map(Path, sort_checkpoints(str(run_dir))):
         state_file = folder / "trainer_state.json"
+        reason = incomplete_reason(folder)
+        if reason is not None:  # e.g. the run was killed while saving it
+            warnings.warn(f"skipping incomplete checkpoint {folder} ({reason})", stacklevel=2)
+            continue
         try:
             state = json.loads(state_file.read_text(encoding="utf-8"))
             epoch = float(state["epoch"])

@@ -75,14 +75,18 @@ def generate_responses(
     model_name: str | None = None,
     prompt_set: str | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> list[dict[str, Any]]:
     """Answer ``prompts`` (``{"id", "turns"}`` dicts, see :func:`~lima_hf.evaluation.prompt_sets.load_prompts`).
 
     Writes one JSON line per prompt and sample to ``output_path`` as soon as it is finished, skipping those
     already there. Returns the records of ``prompts`` in order: ``id``, ``sample``, ``prompt`` (the first
     user turn), ``response`` (the last answer), ``messages`` (the whole conversation), ``finish_reason``
-    (``"eos"`` or ``"length"``, per turn), ``new_tokens`` (per turn), ``model``, ``sampling`` and, when given,
-    ``prompt_set`` (which prompts these are, e.g. ``"data/lima (test split)"``; reports quote it).
+    (``"eos"`` or ``"length"``, per turn), ``new_tokens`` (per turn), ``model``, ``sampling``, when given,
+    ``prompt_set`` (which prompts these are, e.g. ``"data/lima (test split)"``; reports quote it), and
+    ``produced_by`` (model path, revision, weights digest, chat template hash and sampling settings): an
+    output made with other settings is refused (:class:`~lima_hf.evaluation.resumable.SettingsChangedError`),
+    or started anew with ``overwrite=True``.
     """
     import torch
     from tqdm.auto import tqdm
@@ -91,7 +95,11 @@ def generate_responses(
     config = config or SamplingConfig()
     if getattr(tokenizer, "chat_template", None) is None:
         raise ValueError("the tokenizer has no chat template: prepare the model with lima_hf.setup_eot_chat_format")
-    output = ResumableJsonl(output_path)
+    from lima_hf.models import model_fingerprint
+
+    settings = {k: v for k, v in asdict(config).items() if k != "batch_size"}  # batch size: speed, not results
+    output = ResumableJsonl(output_path, {**model_fingerprint(model, tokenizer), "sampling": settings},
+                            overwrite=overwrite, what="answers")
     done = {_key(r["id"], r["sample"]) for r in output.records}
     jobs = [
         {"prompt": prompt, "sample": sample, "messages": [], "finish_reason": [], "new_tokens": []}

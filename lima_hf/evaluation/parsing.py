@@ -25,6 +25,11 @@ def _normalise(text: str) -> str:
 
 
 _CHOICE = re.compile(r"\b(?:choice|answer|option|verdict)\s*[:=]\s*([123])\b", re.IGNORECASE)
+_EITHER = re.compile(
+    r"\b(?:choice|answer|option|verdict)\s*[:=]\s*([123])\s*(?:,|or|/|and)\s*(?:(?:choice|answer|option|verdict)\s*[:=]\s*)?"
+    r"([123])\b",
+    re.IGNORECASE,
+)
 _PREFERENCE_PHRASES = {
     A_BETTER: re.compile(r"\banswer a is (?:significantly |much |clearly )?better\b"),
     B_BETTER: re.compile(r"\banswer b is (?:significantly |much |clearly )?better\b"),
@@ -55,12 +60,15 @@ def parse_preference(reply: str | None) -> str | None:
 
     Read, in order: an explicit ``Choice: 1|2|3`` (the last one wins); a single option phrase of the
     paper's ("Answer A is significantly better", ...) when only one of them appears; a last line that is a
-    bare option (``1``, ``B``, ``neither``, ``A better``, ...). Replies naming several options are unparsed.
+    bare option (``1``, ``B``, ``neither``, ``A better``, ...). Replies naming several options are unparsed
+    (``Choice: 1 or Choice: 2``, ``Choice: 1 or 2``).
     """
     if not reply or not str(reply).strip():
         return None
     choices = _CHOICE.findall(str(reply))
     if choices:
+        if any(a != b for a, b in _EITHER.findall(str(reply))):  # "Choice: 1 or Choice: 2": no verdict
+            return None
         return _SHORT_PREFERENCE[choices[-1]]
     text = _normalise(reply)
     found = {label for label, pattern in _PREFERENCE_PHRASES.items() if pattern.search(text)}

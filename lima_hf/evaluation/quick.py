@@ -49,7 +49,8 @@ def run_quick_evaluation(
     for name, source in (("model", model), ("baseline", baseline_model)):
         loaded, tokenizer = load_generation_model(source)
         paths[name] = output_dir / "answers" / f"{name}.jsonl"
-        generate_responses(loaded, tokenizer, chosen, paths[name], sampling, model_name=str(source), progress=progress)
+        generate_responses(loaded, tokenizer, chosen, paths[name], sampling, model_name=str(source), progress=progress,
+                           overwrite=True)  # answers of an earlier quickstart's model are made anew
         del loaded
         gc.collect()
     judge = TransformersJudge(judge_model, mode="choice")

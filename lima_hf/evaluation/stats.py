@@ -171,8 +171,13 @@ def preference_summary(pairs: Sequence[dict], n_resamples: int = 1000, seed: int
     }
 
 
+def _clip(value: float, low: float, high: float) -> float:
+    return value if math.isnan(value) else min(high, max(low, value))
+
+
 def likert_summary(scores: Sequence[int | None]) -> dict[str, Any]:
-    """Mean 1-6 score over parsed scores with its 95% interval; ``unparsed`` counts unreadable replies."""
+    """Mean 1-6 score over parsed scores with its 95% interval (clipped to 1-6); ``unparsed`` counts
+    unreadable replies."""
     parsed = [int(s) for s in scores if s is not None]
     n = len(parsed)
     mean = statistics.fmean(parsed) if parsed else math.nan
@@ -183,7 +188,7 @@ def likert_summary(scores: Sequence[int | None]) -> dict[str, Any]:
         "unparsed": len(scores) - n,
         "mean": mean,
         "std": sd,
-        "interval_95": [mean - half, mean + half],
+        "interval_95": [_clip(mean - half, 1.0, 6.0), _clip(mean + half, 1.0, 6.0)],
         "histogram": {str(level): parsed.count(level) for level in range(1, 7)},
     }
 

@@ -108,12 +108,26 @@ def load_splits(script_args: LimaScriptArguments, with_eval: bool):
     return train, evaluation
 
 
+def _last_complete(output_dir: str, trainer) -> str:
+    """The newest complete checkpoint of ``output_dir``, saying which half-written ones are skipped."""
+    from lima_hf.training.checkpoints import last_complete_checkpoint
+
+    found, skipped = last_complete_checkpoint(output_dir)
+    for folder, reason in skipped:
+        trainer.accelerator.print(f"lima-hf train: skipping incomplete checkpoint {folder} ({reason})")
+    if found is None:
+        raise InputError(f"{output_dir}: no complete checkpoint-* folder to resume from"
+                         + (f" (skipped {len(skipped)} incomplete)" if skipped else ""))
+    trainer.accelerator.print(f"lima-hf train: resuming from {found}")
+    return str(found)
+
+
 def run(script_args: LimaScriptArguments, training_args, model_args) -> Path:
     """Train with ``LimaSFTTrainer`` and save the final model (with tokenizer and chat template); returns its folder.
 
     Checkpoints ``checkpoint-<step>/`` (with ``trainer_state.json``) land in ``output_dir`` as
     ``save_strategy`` asks (every epoch end by default). ``resume_from_checkpoint`` is a checkpoint folder,
-    or ``true``/``last`` for the latest one in ``output_dir``.
+    or ``true``/``last`` for the latest complete one in ``output_dir`` (half-written ones are skipped).
     """
     from trl import get_peft_config, get_quantization_config
 
@@ -155,7 +169,7 @@ def run(script_args: LimaScriptArguments, training_args, model_args) -> Path:
         )
     resume = training_args.resume_from_checkpoint
     if isinstance(resume, str) and resume.lower() in ("true", "last"):
-        resume = True
+        resume = _last_complete(training_args.output_dir, trainer)
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(training_args.output_dir)
     trainer.create_model_card(model_name=Path(training_args.output_dir).name)

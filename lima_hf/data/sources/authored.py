@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from lima_hf.data.records import VALIDATION_SPLIT, SourceResult, make_record, split_name
-from lima_hf.data.sources.bad_input import raise_or_skip
+from lima_hf.data.sources.bad_input import jsonl_objects, raise_or_skip
 from lima_hf.data.sources.base import CardEntry, SourceConfig
-from lima_hf.io import InputError, read_jsonl, read_yaml
+from lima_hf.io import InputError, read_yaml
 
 NAME = "authored"
 LABELS = {
@@ -98,9 +98,9 @@ def _yaml_items(path: Path) -> Iterator[tuple[int, Any, dict]]:
         yield item_node.start_mark.line + 1, item, defaults
 
 
-def _items(path: Path) -> Iterator[tuple[int, Any, dict]]:
-    if path.suffix == ".jsonl":
-        for line, obj in read_jsonl(path):
+def _items(path: Path, config: Config, rejections: list[dict]) -> Iterator[tuple[int, Any, dict]]:
+    if path.suffix == ".jsonl":  # a malformed line is one skipped example, not the whole file
+        for line, obj in jsonl_objects(path, on_error=config.on_error, rejections=rejections, source=NAME):
             yield line, obj, {}
     else:
         yield from _yaml_items(path)
@@ -193,7 +193,7 @@ def curate(config: Config) -> SourceResult:
     for path in input_files(Path(config.input)):
         index = 0
         try:
-            items = list(_items(path))
+            items = list(_items(path, config, result.rejections))
         except InputError as err:
             raise_or_skip(err, on_error=config.on_error, rejections=result.rejections, source=NAME, id=str(path))
             continue

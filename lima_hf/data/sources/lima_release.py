@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lima_hf.data.records import SourceResult, make_record, make_rejection
+from lima_hf.data.records import SourceResult, make_record
+from lima_hf.data.sources.bad_input import jsonl_objects, raise_or_skip
 from lima_hf.data.sources.base import AnyLabel, CardEntry, SourceConfig
-from lima_hf.io import InputError, read_jsonl, write_jsonl
+from lima_hf.io import InputError, write_jsonl
 
 NAME = "lima_release"
 LICENSE = "CC BY-NC-SA 4.0 (or stricter, per original source)"
@@ -79,14 +80,16 @@ def import_rows(
 ) -> Iterable[tuple[dict | None, dict | None]]:
     """Yield ``(record, None)`` per valid row of one released file, or ``(None, rejection)`` when skipping."""
     path = Path(path)
-    for line, obj in read_jsonl(path):
+    malformed: list[dict] = []
+    for line, obj in jsonl_objects(path, on_error=on_error, rejections=malformed, source=NAME):
+        while malformed:
+            yield None, malformed.pop(0)
         where = f"{path}:{line}"
         try:
             turns, label = _conversation(obj, where)
         except InputError as err:
-            if on_error == "raise":
-                raise
-            yield None, make_rejection(source=NAME, id=f"{split}/{line}", reason="malformed", detail=str(err))
+            raise_or_skip(err, on_error=on_error, rejections=malformed, source=NAME, id=f"{path.name}:{line}")
+            yield None, malformed.pop()
             continue
         messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": t} for i, t in enumerate(turns)]
         yield (
@@ -101,6 +104,8 @@ def import_rows(
             ),
             None,
         )
+    for rejection in malformed:  # malformed lines after the last good one
+        yield None, rejection
 
 
 def curate(config: Config) -> SourceResult:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 import html
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -188,6 +189,10 @@ def iter_zst_lines(
         handle = open(path, "rb")
     except FileNotFoundError as err:
         raise InputError(f"{path}: file not found") from err
+    if os.fstat(handle.fileno()).st_size == 0:
+        handle.close()
+        raise InputError(f"{path}: empty file (0 bytes): an interrupted download? A Pushshift .zst holds at least "
+                         "one zstandard frame")
     line_no = 0
 
     def parse(raw: bytes):

@@ -195,11 +195,14 @@ def _json_article(obj: Any, where: str) -> Article:
 
 def _read_json(path: Path, lines: bool) -> Iterator[Article | InputError]:
     if lines:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
             for line_no, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
                 where = f"{path}:{line_no}"
+                if _BAD_UTF8.search(line):
+                    yield InputError(f"{where}: invalid UTF-8")
+                    continue
                 try:
                     article = _json_article(json.loads(line), where)
                     article.where = f"{path.name}:{line_no}"
@@ -211,6 +214,8 @@ def _read_json(path: Path, lines: bool) -> Iterator[Article | InputError]:
         return
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: invalid UTF-8 at byte {err.start} ({err.reason})") from err
     except json.JSONDecodeError as err:
         raise InputError(f"{path}:{err.lineno}: malformed JSON ({err.msg})") from err
     items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else None
@@ -225,9 +230,12 @@ def _read_json(path: Path, lines: bool) -> Iterator[Article | InputError]:
             yield err
 
 
+_BAD_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, kept by errors="surrogateescape"
+
+
 def _csv_rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict | InputError]]:
     csv.field_size_limit(sys.maxsize)
-    with open(path, encoding="utf-8", newline="") as handle:
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in columns if c not in (reader.fieldnames or [])]
         if missing:
@@ -243,21 +251,35 @@ def _csv_rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict 
                         InputError(f"{path}:{line}: row has {fields} fields, expected {len(reader.fieldnames)}"),
                     )
                     continue
+                if any(isinstance(v, str) and _BAD_UTF8.search(v) for v in row.values()):
+                    yield line, InputError(f"{path}:{line}: invalid UTF-8 in this row")
+                    continue
                 yield line, row
         except csv.Error as err:
             raise InputError(f"{path}:{reader.line_num}: malformed CSV ({err})") from err
 
 
 def _read_sep(path: Path) -> Iterator[Article | InputError]:
+    """Articles of a wikihowSep.csv (one row per step, an article's rows together). A malformed row makes
+    its article incomplete, so the whole article is skipped (reported with the row's error), never written
+    without that step; as such a row's own title cannot be trusted, the articles on both sides of it go."""
     articles: dict[str, Article] = {}
+    broken: dict[str, list[str]] = {}
+    last_title, pending = None, []
     for line, row in _csv_rows(path, SEP_COLUMNS):
         if isinstance(row, InputError):
-            yield row
+            if last_title is not None:
+                broken.setdefault(last_title, []).append(str(row))
+            pending.append(str(row))
             continue
         title = (row["title"] or "").strip()
         if not title:
             yield InputError(f"{path}:{line}: empty title")
             continue
+        if pending and (title != last_title or last_title is None):
+            broken.setdefault(title, []).extend(pending)
+        pending = []
+        last_title = title
         article = articles.setdefault(
             title, Article(title=title, intro=row["overview"] or "", where=f"{path.name}:{line}")
         )
@@ -265,10 +287,25 @@ def _read_sep(path: Path) -> Iterator[Article | InputError]:
         if not article.methods or article.methods[-1][0] != section:
             article.methods.append((section, []))
         article.methods[-1][1].append((row["headline"] or "", row["text"] or ""))
-    yield from articles.values()
+    if pending and last_title is None:
+        yield from (InputError(error) for error in pending)
+    for title, article in articles.items():
+        if title in broken:
+            where = article.where.split(":")[-1]
+            yield InputError(f"{path}:{where}: article {title!r} skipped as incomplete ({'; '.join(broken[title])})")
+        else:
+            yield article
 
 
 def _read_all(path: Path) -> Iterator[Article | InputError]:
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    if {"overview", "sectionLabel"} & set(header):  # wikihowSep's own columns: not a wikihowAll.csv
+        missing = ", ".join(c for c in SEP_COLUMNS if c not in header)
+        raise InputError(
+            f"{path}:1: a wikihowSep.csv header without column(s) {missing} (expected {','.join(SEP_COLUMNS)}); "
+            "it is not a wikihowAll.csv either, and its answers would be mangled"
+        )
     articles: dict[str, Article] = {}
     for line, row in _csv_rows(path, ALL_COLUMNS):
         if isinstance(row, InputError):

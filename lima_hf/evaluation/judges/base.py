@@ -9,7 +9,8 @@ be read (or a person has not labelled the item yet), so it is counted in the rep
   choices)``, yielding ``(index, reply)`` as replies arrive. :meth:`ModelJudge.verdicts` appends every reply
   to a JSONL cache (key, prompt hash, attempt, reply, label) the moment it arrives, so an interrupted run
   resumes where it stopped; a reply that does not parse is asked again (``task.retries`` times, judges sample
-  on retries) and then recorded as unparsed. A cached reply is reused only for the same instruction text.
+  on retries) and then recorded as unparsed. A cached reply is reused only for the same instruction text,
+  and a cache made by another judge (its ``fingerprint``: model, endpoint, settings) is refused.
 - people (:mod:`lima_hf.evaluation.judges.people`): labels from an annotation sheet or the annotation page;
   :class:`LabelsPending` when they are not in yet.
 """
@@ -115,7 +116,9 @@ def run_judge(
 
     from lima_hf.evaluation.resumable import ResumableJsonl
 
-    cache = ResumableJsonl(cache_path)
+    # a cache made by another judge (model, endpoint, sampling settings) is refused, never mixed in
+    cache = ResumableJsonl(cache_path, dict(getattr(judge, "fingerprint", None) or {"judge": judge.name}),
+                           what="judge replies")
     wanted = {r["key"]: prompt_hash(r["prompt"]) for r in requests}
     history: dict[str, list[dict]] = {}
     for record in cache.records:

@@ -18,7 +18,7 @@ class _SharedJudgeArguments:
     judge: str = field(default="http", metadata={"help": "Which judge reads the answers."})
     judge_model: str | None = field(
         default=None,
-        metadata={"help": "Model name served by the endpoint (http), or a model folder / Hub id (local)."},
+        metadata={"help": "Model name served by the endpoint (http), or a model folder / Hub id / 'bundled' (local)."},
     )
     judge_max_tokens: int = field(default=512, metadata={"help": "Reply length limit of the judge, in tokens."})
     retries: int = field(default=2, metadata={"help": "Re-asks of a judge whose reply cannot be parsed."})

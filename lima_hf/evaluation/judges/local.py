@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from lima_hf.errors import ConfigError
 from lima_hf.evaluation.judges.base import ModelJudge
 
 
@@ -57,6 +58,11 @@ class TransformersJudge(ModelJudge):
         self.mode = mode
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
+        from lima_hf.models import model_fingerprint
+
+        # what the replies depend on (a cache of replies made with other settings is not reused)
+        self.fingerprint = {"judge": "local", **model_fingerprint(self.model, self.tokenizer), "mode": mode,
+                            "max_new_tokens": max_new_tokens}
 
     Arguments = LocalJudgeArguments
     needs_model = True
@@ -64,7 +70,17 @@ class TransformersJudge(ModelJudge):
     @classmethod
     def from_arguments(cls, args) -> TransformersJudge:
         """The judge of ``lima-hf ... --judge local`` options."""
-        return cls(args.judge_model, mode=args.judge_mode, max_new_tokens=args.judge_max_tokens)
+        model = args.judge_model
+        if model == "bundled":  # the bundled SmolLM2, never a Hub lookup of a repo called 'bundled'
+            from lima_hf.models import bundled_model_path
+
+            model = bundled_model_path()
+        elif not os.path.isdir(model) and (model.startswith((".", "/", "~")) or model.count("/") > 1):
+            raise ConfigError(f"--judge_model {model}: no such model folder")
+        try:
+            return cls(model, mode=args.judge_mode, max_new_tokens=args.judge_max_tokens)
+        except OSError as err:  # not a model folder, or a Hub id that cannot be fetched (offline, private)
+            raise ConfigError(f"--judge_model {model}: cannot load a model ({str(err).splitlines()[0]})") from err
 
     def _chat_text(self, prompt: str) -> str:
         messages = [{"role": "user", "content": prompt}]

@@ -13,6 +13,7 @@ remote API's latency).
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from lima_hf.evaluation.judges.base import JudgeUnavailableError, ModelJudge
+from lima_hf.redaction import redact, register_secret
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,14 @@ class HTTPJudgeArguments:
     max_retries: int = field(
         default=6, metadata={"help": "Retries of a rate-limited or failing request (http judge)."}
     )
+    judge_timeout: float = field(
+        default=120.0, metadata={"help": "Seconds to wait for one response of the endpoint (http judge)."}
+    )
+    judge_deadline: float | None = field(
+        default=None,
+        metadata={"help": "Seconds one instruction may take in all, retries and waits included (http judge); "
+                  "default: no limit besides --max_retries."},
+    )
 
 
 class OpenAICompatibleJudge(ModelJudge):
@@ -60,6 +70,7 @@ class OpenAICompatibleJudge(ModelJudge):
         max_retries: retries of a rate-limited or failing request before giving up.
         backoff, max_backoff: the first wait in seconds (doubled each retry) and its ceiling.
         timeout: seconds to wait for one response.
+        deadline: seconds one instruction may take in all, retries and waits included (``None``: no limit).
     """
 
     def __init__(
@@ -76,6 +87,7 @@ class OpenAICompatibleJudge(ModelJudge):
         backoff: float = 1.0,
         max_backoff: float = 60.0,
         timeout: float = 120.0,
+        deadline: float | None = None,
     ):
         self.model = model
         self.url = api_base.rstrip("/") + "/chat/completions"
@@ -88,7 +100,13 @@ class OpenAICompatibleJudge(ModelJudge):
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.timeout = timeout
+        self.deadline = deadline
         self.name = f"{model}@{api_base}"
+        register_secret(self.api_key)
+        # what the replies depend on (a cache of replies made with other settings is not reused)
+        self.fingerprint = {"judge": "http", "model": model, "api_base": api_base.rstrip("/"),
+                            "temperature": temperature, "retry_temperature": retry_temperature,
+                            "max_tokens": max_tokens}
 
     Arguments = HTTPJudgeArguments
     needs_model = True
@@ -98,7 +116,8 @@ class OpenAICompatibleJudge(ModelJudge):
         """The judge of ``lima-hf ... --judge http`` options."""
         return cls(
             args.judge_model, api_base=args.api_base, api_key_env=args.api_key_env, concurrency=args.concurrency,
-            max_tokens=args.judge_max_tokens, max_retries=args.max_retries,
+            max_tokens=args.judge_max_tokens, max_retries=args.max_retries, timeout=args.judge_timeout,
+            deadline=args.judge_deadline,
         )
 
     def _post(self, body: bytes) -> dict:
@@ -107,7 +126,15 @@ class OpenAICompatibleJudge(ModelJudge):
             headers["Authorization"] = f"Bearer {self.api_key}"
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            return json.loads(response.read().decode("utf-8"))
+            raw = response.read()
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            shown = " ".join(raw[:120].decode("utf-8", "replace").split())
+            raise JudgeUnavailableError(
+                f"{self.url}: the endpoint answered something that is not a JSON reply ({redact(shown)!r}...); "
+                "is --api_base the API root ending in /v1?"
+            ) from err
 
     def chat(self, prompt: str, temperature: float | None = None) -> str:
         """One judge reply to ``prompt`` (a user message), with backoff on 429/5xx and connection errors."""
@@ -119,6 +146,7 @@ class OpenAICompatibleJudge(ModelJudge):
                 "max_tokens": self.max_tokens,
             }
         ).encode("utf-8")
+        started = time.monotonic()
         for retry in range(self.max_retries + 1):
             wait_s = min(self.max_backoff, self.backoff * 2**retry)
             try:
@@ -127,21 +155,30 @@ class OpenAICompatibleJudge(ModelJudge):
                     return payload["choices"][0]["message"]["content"] or ""
                 except (KeyError, IndexError, TypeError) as err:
                     raise JudgeUnavailableError(
-                        f"{self.url}: unexpected response shape: {str(payload)[:200]}"
+                        f"{self.url}: unexpected response shape: {redact(str(payload)[:200])}"
                     ) from err
             except urllib.error.HTTPError as err:
-                detail = err.read().decode("utf-8", "replace")[:300]
+                try:
+                    answer = err.read().decode("utf-8", "replace")
+                except (OSError, http.client.HTTPException):
+                    answer = ""
+                detail = redact(" ".join(answer.split())[:300])
                 if err.code not in RETRIED_STATUS:
                     raise JudgeUnavailableError(f"{self.url} answered HTTP {err.code}: {detail}") from err
                 retry_after = err.headers.get("Retry-After") if err.headers else None
                 if retry_after and retry_after.replace(".", "", 1).isdigit():
                     wait_s = min(self.max_backoff, float(retry_after))
                 reason = "rate limited (429)" if err.code == 429 else f"HTTP {err.code}"
-            except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
-                reason = f"unreachable ({getattr(err, 'reason', err)})"
+            except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException) as err:
+                reason = f"unreachable ({redact(getattr(err, 'reason', None) or type(err).__name__)})"
             if retry == self.max_retries:
                 raise JudgeUnavailableError(
                     f"judge endpoint {self.url} {reason}, still failing after {self.max_retries} retries"
+                )
+            if self.deadline is not None and time.monotonic() - started + wait_s > self.deadline:
+                raise JudgeUnavailableError(
+                    f"judge endpoint {self.url} {reason}; gave up after {time.monotonic() - started:.0f} s "
+                    f"(--judge_deadline {self.deadline:g} s)"
                 )
             logger.warning(
                 "judge endpoint %s %s; retrying in %.1f s (%d/%d)",

@@ -158,6 +158,10 @@ def import_labels(labels_path: str | os.PathLike, key_path: str | os.PathLike, p
                 rows = [(f"{labels_path}:{n}", row) for n, row in enumerate(csv.DictReader(handle), start=2)]
         except FileNotFoundError as err:
             raise InputError(f"{labels_path}: file not found") from err
+        except UnicodeDecodeError as err:
+            raise InputError(f"{labels_path}: invalid UTF-8 at byte {err.start} ({err.reason}); save it as UTF-8") from err
+        except csv.Error as err:
+            raise InputError(f"{labels_path}: malformed CSV ({err})") from err
     verdicts = {}
     for where, row in rows:
         if not isinstance(row, dict) or "item" not in row or "label" not in row:

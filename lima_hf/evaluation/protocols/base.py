@@ -137,7 +137,7 @@ class Protocol:
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
-        except OSError as err:
+        except (OSError, UnicodeDecodeError) as err:
             raise InputError(f"{path}: cannot read the {cls.name} judge template ({err})") from err
         try:
             fields = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}

@@ -55,6 +55,12 @@ def curate(config: Config) -> SourceResult:
 def _site_jobs(folder: Path, config: Config, result: SourceResult) -> list[tuple[str, str]]:
     """The ``(site, label)`` pairs to curate; excluded and unknown sites go to the rejection log."""
     found = list_dump_sites(folder)
+    if not found:  # say why nothing would be curated instead of succeeding with 0 records
+        if (folder / "Posts.xml").is_file():
+            raise InputError(f"{folder}: is one site's folder; pass the dump folder that holds it ({folder.parent}) "
+                             f"as --input, with --sites {folder.name} to curate only this site")
+        contents = "it is empty" if not any(folder.iterdir()) else "it holds no SITE/Posts.xml folder or SITE.7z archive"
+        raise InputError(f"{folder}: no Stack Exchange site found ({contents})")
     table = load_site_table(config.sites_table)
     wanted = sorted(found)
     if config.sites:
@@ -158,11 +164,15 @@ def _site_rejections(outcome: SiteOutcome) -> list[dict]:
     return rejections
 
 
-def _author(site: str, display_name: str | None, user_id: str | None) -> str | None:
-    """The display name the row carries (deleted users), else the author's profile URL."""
+UNKNOWN_AUTHOR = "unknown (the dump names no owner)"
+
+
+def _author(site: str, display_name: str | None, user_id: str | None) -> str:
+    """The display name the row carries (deleted users), else the author's profile URL, else a plain
+    statement that the dump names nobody (never ``None``)."""
     if display_name:
         return display_name
-    return f"https://{site}/users/{user_id}" if user_id else None
+    return f"https://{site}/users/{user_id}" if user_id else UNKNOWN_AUTHOR
 
 
 def _prompt(candidate: Candidate, config: Config) -> tuple[str, str]:

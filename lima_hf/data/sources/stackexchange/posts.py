@@ -39,6 +39,7 @@ QUESTION, ANSWER = 1, 2
 # Stack Exchange's content license by date of the post's last edit, for dumps whose rows have no
 # ContentLicense (before 2019): CC BY-SA 2.5 until 2011-04-08, 3.0 until 2018-05-02, then 4.0.
 LICENSE_ERAS = (("2011-04-08", "CC BY-SA 2.5"), ("2018-05-02", "CC BY-SA 3.0"), ("9999-12-31", "CC BY-SA 4.0"))
+UNDATED_LICENSE = "CC BY-SA"  # a row with neither ContentLicense nor a date
 
 
 def row_license(row: dict[str, str]) -> str:
@@ -46,6 +47,8 @@ def row_license(row: dict[str, str]) -> str:
     if row.get("ContentLicense"):
         return row["ContentLicense"]
     date = row.get("LastEditDate") or row.get("CreationDate") or ""
+    if not date:  # no date to tell the version by: say what is known, never a guessed version
+        return UNDATED_LICENSE
     for until, name in LICENSE_ERAS:
         if date < until:
             return name
@@ -145,12 +148,15 @@ def scan_posts(
             raise LayoutDeparture(f"{name}:{line}", f"ids not increasing (Id {post_id} after {last_id})")
         last_id = heap.last_id = post_id
         post_types[post_type] = post_types.get(post_type, 0) + 1
+        if post_type not in (QUESTION, ANSWER):
+            continue
         found = _SCORE.search(row)
         if found is None:
             check_layout(row, "Score", f"{name}:{line}")
-            score = 0
-        else:
-            score = int(found.group(1))
+            # really absent: never taken for 0 (a question without Score is not a question scored 0)
+            report_or_raise(RowError(f"{name}:{line}", "malformed_row", "row without a valid Score"), on_skip)
+            continue
+        score = int(found.group(1))
         if post_type == QUESTION:
             if heap.admits(score, post_id):
                 heap.add_question(parse(row, line), score, post_id)
@@ -160,7 +166,10 @@ def scan_posts(
             found = _PARENT.search(row)
             if found is None:
                 check_layout(row, "ParentId", f"{name}:{line}")
-            parent = int(found.group(1)) if found else 0
+                report_or_raise(RowError(f"{name}:{line}", "malformed_row", "answer row without a valid ParentId"),
+                                on_skip)
+                continue
+            parent = int(found.group(1))
             if heap.wants_answer(parent, score, post_id):
                 heap.add_answer(parent, parse(row, line))
     return heap.result()
@@ -187,8 +196,16 @@ def scan_posts_parsed(
         heap.scan.rows += 1
         if on_progress is not None and not heap.scan.rows & _PROGRESS_EVERY_MASK:
             on_progress(_PROGRESS_EVERY_MASK + 1)
+        required = ("Id", "PostTypeId") + (("Score",) if values.get("PostTypeId") in ("1", "2") else ())
+        missing = [key for key in required if not values.get(key)]
+        if values.get("PostTypeId") == "2" and not values.get("ParentId"):
+            missing.append("ParentId")
+        if missing:  # logged, never read as 0 (a question without Score is not a question scored 0)
+            detail = "answer row without a valid ParentId" if missing == ["ParentId"] else f"row without a valid {missing[0]}"
+            report_or_raise(RowError(f"{name}:{line}", "malformed_row", detail), on_skip)
+            continue
         try:
-            post_id, post_type = int(values["Id"]), int(values.get("PostTypeId", 0))
+            post_id, post_type = int(values["Id"]), int(values["PostTypeId"])
             post = Post.from_row(values, line)
         except (KeyError, ValueError) as err:
             report_or_raise(RowError(f"{name}:{line}", "malformed_row", f"row without a valid Id/Score/ParentId ({err})"),
