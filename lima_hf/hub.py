@@ -48,6 +48,7 @@ DATASET_ALLOW_PATTERNS = ("*.parquet", "*.arrow", "*.md", "*.png", "*.svg", "*.j
 DATASET_IGNORE_PATTERNS = ("**/*.tmp", ".*", "**/.*", "*/.*")
 CARD_TAG = "lima-hf"
 MODEL_TAGS = ("lima-hf", "lima", "trl", "sft", "alignment")
+ADAPTER_TAGS = ("peft", "lora")
 BUNDLED_BASE_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the Hub original of the bundled model
 # Training arguments shown in the card, in this order, with the paper's names.
 _HYPERPARAMETERS = (
@@ -99,23 +100,33 @@ def _require_folder(folder: str | os.PathLike) -> Path:
 
 
 def check_model_folder(folder: str | os.PathLike) -> Path:
-    """Check that ``folder`` loads with plain ``transformers``: config, weights, tokenizer, chat template."""
+    """Check that ``folder`` loads with plain ``transformers`` (config, weights) or ``peft`` (an adapter), with a
+    tokenizer and its chat template."""
     folder = _require_folder(folder)
     missing = []
-    if not (folder / "config.json").is_file():
-        missing.append("config.json")
-    if not any(folder.glob("*.safetensors")) and not any(folder.glob("pytorch_model*.bin")):
-        missing.append("model weights (*.safetensors)")
+    if _is_adapter(folder):
+        if not any(folder.glob("adapter_model.*")):
+            missing.append("adapter weights (adapter_model.safetensors)")
+    else:
+        if not (folder / "config.json").is_file():
+            missing.append("config.json")
+        if not any(folder.glob("*.safetensors")) and not any(folder.glob("pytorch_model*.bin")):
+            missing.append("model weights (*.safetensors)")
     if not (folder / "tokenizer_config.json").is_file():
         missing.append("tokenizer_config.json")
     if missing:
-        raise InputError(f"{folder}: not a saved model folder, missing {', '.join(missing)}")
+        raise InputError(f"{folder}: not a saved model or adapter folder, missing {', '.join(missing)}")
     if _chat_template(folder) is None:
         raise InputError(
             f"{folder}: the tokenizer has no chat template, so the model cannot chat with plain transformers; "
             "save it with lima_hf.setup_eot_chat_format (lima-hf train does)"
         )
     return folder
+
+
+def _is_adapter(folder: Path) -> bool:
+    """A PEFT adapter folder (``adapter_config.json``), as ``lima-hf train`` writes with ``use_peft``."""
+    return (folder / "adapter_config.json").is_file()
 
 
 def check_dataset_folder(folder: str | os.PathLike) -> Path:
@@ -264,9 +275,12 @@ def _existing_card_metadata(folder: Path) -> dict:
 
 
 def _default_base_model(folder: Path) -> str | None:
-    """The base model's Hub id: from the trainer's card, else from config.json; None for local paths."""
+    """The base model's Hub id: from the trainer's card, else from config.json or an adapter's
+    adapter_config.json; None for local paths."""
     config = _read_json(folder / "config.json") or {}
-    for name in (_existing_card_metadata(folder).get("base_model"), config.get("_name_or_path")):
+    adapter = _read_json(folder / "adapter_config.json") or {}
+    for name in (_existing_card_metadata(folder).get("base_model"), config.get("_name_or_path"),
+                 adapter.get("base_model_name_or_path")):
         if isinstance(name, list):
             name = name[0] if name else None
         if name == BUNDLED_MODEL_NAME or (isinstance(name, str) and name.rstrip("/").endswith(f"/{BUNDLED_MODEL_NAME}")):
@@ -287,16 +301,20 @@ def build_model_card(
     tags: Sequence[str] = (),
     evaluation_dir: str | os.PathLike | None = None,
     training_args: Mapping[str, Any] | None = None,
+    adapter: bool | None = None,
 ):
     """Return a ``huggingface_hub.ModelCard`` for the model in ``folder``.
 
     ``training_args`` (a ``TrainingArguments.to_dict()``) defaults to the folder's ``training_args.bin``;
     the training outcome comes from ``trainer_state.json``; ``evaluation_dir`` is a folder written by
-    ``lima-hf evaluate`` whose results are added as a table.
+    ``lima-hf evaluate`` whose results are added as a table. ``adapter`` (default: whether ``folder`` holds
+    ``adapter_config.json``) makes it an adapter card: ``library_name: peft``, the LoRA settings, and how to
+    load the adapter on its base model.
     """
     from huggingface_hub import ModelCard, ModelCardData
 
     folder = Path(folder)
+    adapter = _is_adapter(folder) if adapter is None else adapter
     base_model = base_model or _default_base_model(folder)
     args = dict(training_args) if training_args is not None else load_training_args(folder)
     state = load_trainer_state(folder)
@@ -305,9 +323,9 @@ def build_model_card(
         datasets=list(datasets) or None,
         license=license,
         language=list(language) or None,
-        library_name="transformers",
+        library_name="peft" if adapter else "transformers",
         pipeline_tag="text-generation",
-        tags=list(dict.fromkeys([*MODEL_TAGS, *tags])),
+        tags=list(dict.fromkeys([*MODEL_TAGS, *(ADAPTER_TAGS if adapter else ()), *tags])),
         model_name=repo_id.split("/")[-1],
     )
     eot = _eot_token(folder)
@@ -315,7 +333,11 @@ def build_model_card(
     sections = [
         f"# {name}",
         (
-            f"A chat model fine-tuned from [{base_model}](https://huggingface.co/{base_model}) "
+            f"A LoRA adapter for [{base_model}](https://huggingface.co/{base_model}), "
+            if adapter and base_model
+            else "A LoRA adapter, "
+            if adapter
+            else f"A chat model fine-tuned from [{base_model}](https://huggingface.co/{base_model}) "
             if base_model
             else "A chat model "
         )
@@ -326,9 +348,12 @@ def build_model_card(
     if datasets:
         sections.append("Training data: " + ", ".join(f"[{d}](https://huggingface.co/datasets/{d})" for d in datasets) + ".")
 
-    sections += ["## Chat with it (plain `transformers`)", _chat_section(repo_id, eot)]
+    if adapter:
+        sections += ["## Chat with it (plain `transformers` + `peft`)", _adapter_chat_section(repo_id, eot)]
+    else:
+        sections += ["## Chat with it (plain `transformers`)", _chat_section(repo_id, eot)]
 
-    rows = _hyperparameter_rows(args, state)
+    rows = _adapter_rows(folder) + _hyperparameter_rows(args, state)
     if rows:
         sections += ["## Training hyperparameters", _markdown_table(["hyperparameter", "value"], rows)]
 
@@ -343,6 +368,44 @@ def build_model_card(
     ]
     content = f"---\n{data.to_yaml()}\n---\n\n" + "\n\n".join(sections) + "\n"
     return ModelCard(content)
+
+
+def _adapter_rows(folder: Path) -> list[tuple[str, str]]:
+    """The LoRA settings of an adapter folder's adapter_config.json (none for a full model)."""
+    config = _read_json(folder / "adapter_config.json")
+    if not config:
+        return []
+    targets = config.get("target_modules")
+    rows = [("method", str(config.get("peft_type", "LORA"))), ("LoRA r", str(config.get("r"))),
+            ("LoRA alpha", str(config.get("lora_alpha"))), ("LoRA dropout", str(config.get("lora_dropout"))),
+            ("LoRA target modules", ", ".join(sorted(targets)) if isinstance(targets, list) else str(targets))]
+    if config.get("trainable_token_indices"):
+        rows.append(("trained token rows", json.dumps(config["trainable_token_indices"])))
+    if config.get("modules_to_save"):
+        rows.append(("fully trained modules", ", ".join(config["modules_to_save"])))
+    return rows
+
+
+def _adapter_chat_section(repo_id: str, eot: str | None) -> str:
+    return (
+        (f"The tokenizer adds the end-of-turn token `{eot}` to the base model's vocabulary; the adapter holds its "
+         "trained embedding rows (not the whole matrices), so the base model is resized to the tokenizer before "
+         "the adapter loads (`AutoPeftModelForCausalLM` does this). The adapter's `generation_config.json` lists "
+         f"`{eot}` as a stop token.\n\n" if eot else "")
+        + "```python\nfrom peft import AutoPeftModelForCausalLM\nfrom transformers import AutoTokenizer, GenerationConfig\n\n"
+        f'tokenizer = AutoTokenizer.from_pretrained("{repo_id}")\n'
+        f'model = AutoPeftModelForCausalLM.from_pretrained("{repo_id}", dtype="auto", device_map="auto")  '
+        "# base model, resized to the tokenizer\n"
+        f'model.generation_config = GenerationConfig.from_pretrained("{repo_id}")  # stop at the end of the turn\n'
+        'messages = [{"role": "user", "content": "How do I make a good cup of coffee?"}]\n'
+        "inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors=\"pt\", "
+        "return_dict=True).to(model.device)\n"
+        "output = model.generate(**inputs, do_sample=True, top_p=0.9, temperature=0.7, max_new_tokens=2048)\n"
+        'print(tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True))\n```\n\n'
+        "By hand: `AutoModelForCausalLM.from_pretrained(base)`, `base.resize_token_embeddings(len(tokenizer))`, "
+        "then `PeftModel.from_pretrained(base, adapter)`; without the resize peft fails with an index error on the "
+        "new row. `model.merge_and_unload()` (or `lima-hf merge`) gives a plain `transformers` model."
+    )
 
 
 def _chat_section(repo_id: str, eot: str | None) -> str:

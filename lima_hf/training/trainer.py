@@ -142,6 +142,7 @@ class LimaSFTTrainer(SFTTrainer):
             datasets=[dataset_name] if dataset_name and not os.path.exists(dataset_name) else (),
             tags=[tags] if isinstance(tags, str) else list(tags or ()),
             training_args=self.args.to_dict(),
+            adapter=is_peft_model(self.model),
         )
         card.save(os.path.join(self.args.output_dir, "README.md"))
 
