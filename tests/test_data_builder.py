@@ -71,6 +71,13 @@ def test_build_dataset_folder_loads_with_card_and_stats(built):
     assert "HuggingFaceTB/SmolLM2-135M-Instruct (bundled)" in card
     assert "| train | wikihow | 8 |" in card and "CC BY-NC-SA 3.0" in card and "zhou2023lima" in card
     assert (built / "length_distribution.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from huggingface_hub import DatasetCard
+
+    data = DatasetCard.load(built / "README.md").data  # the Hub's own parser
+    assert (data.license, data.license_name, data.license_link) == ("other", "lima-hf-per-row-licenses", "LICENSE.md")
+    assert "license_details" not in data.to_dict() and "CC BY-NC-SA 3.0" in (built / "LICENSE.md").read_text()
+    assert [c["config_name"] for c in data.configs] == ["default", "multi_turn"]
+    assert {s["name"] for s in data.dataset_info[0]["splits"]} == {"train", "validation", "test"}
     summary = json.loads((built / "build_summary.json").read_text())
     assert summary["counts"]["default"]["test"] == {"askreddit": 5, "authored": 6}
     assert {row["source"] for row in summary["table1"] if row["split"] == "train"} == set(train["source"])

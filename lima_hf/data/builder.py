@@ -13,7 +13,7 @@ from pathlib import Path
 import datasets
 
 from lima_hf.data.build_config import BuildConfig, load_build_config
-from lima_hf.data.card import build_card, length_plot_png
+from lima_hf.data.card import build_card, length_plot_png, license_text
 from lima_hf.data.composition import (
     Composition,
     build_summary,
@@ -61,6 +61,7 @@ def build_dataset(
     card, stats = build_card(config, composition, summary)
     files = {
         "length_distribution.png": length_plot_png(stats),
+        "LICENSE.md": license_text(config, composition).encode(),
         "build_summary.json": (
             json.dumps(
                 {**summary, "table1": stats["table"], "tokenizer": stats["tokenizer"]}, indent=2, ensure_ascii=False

@@ -132,22 +132,41 @@ def card_entries(config: BuildConfig, composition: Composition) -> dict[str, lis
     return entries
 
 
-def card_text(config: BuildConfig, composition: Composition, summary: dict[str, Any], stats: dict[str, Any]) -> str:
-    """The card's Markdown body."""
+LICENSE_NAME = "lima-hf-per-row-licenses"
+"""The card's ``license_name``: every row keeps its own licence, listed per source in LICENSE.md."""
+
+
+def _source_sections(config: BuildConfig, composition: Composition) -> list[str]:
     licenses = _licenses(composition)
     entries = card_entries(config, composition)
-    counts = summary["counts"]
-    sizes = ", ".join(f"{split} {sum(c.values()):,}" for split, c in counts.get("default", {}).items())
-    if "multi_turn" in counts:
-        sizes += f"; multi_turn {sum(counts['multi_turn'].get('train', {}).values()):,}"
-    source_sections = []
+    sections = []
     for source in sorted(licenses):
         for entry in entries[source]:
-            source_sections.append(
+            sections.append(
                 f"### {entry.title} (`{source}`)\n\n{entry.rules}\n\n"
                 f"- License: {entry.license} (rows: {', '.join(sorted(licenses[source]))})\n"
                 f"- Attribution: {entry.attribution}"
             )
+    return sections
+
+
+def license_text(config: BuildConfig, composition: Composition) -> str:
+    """LICENSE.md of a build (the card's ``license_link``): the licence and attribution of each source."""
+    sections = "\n\n".join(_source_sections(config, composition))
+    return (
+        f"# Licenses of {config.pretty_name}\n\nThe rows come from several sources under different licenses. "
+        "Each row keeps its own `license` (and `author`, `url`); the most restrictive license of the rows you "
+        f"use applies to them.\n\n{sections}\n"
+    )
+
+
+def card_text(config: BuildConfig, composition: Composition, summary: dict[str, Any], stats: dict[str, Any]) -> str:
+    """The card's Markdown body."""
+    counts = summary["counts"]
+    sizes = ", ".join(f"{split} {sum(c.values()):,}" for split, c in counts.get("default", {}).items())
+    if "multi_turn" in counts:
+        sizes += f"; multi_turn {sum(counts['multi_turn'].get('train', {}).values()):,}"
+    source_sections = _source_sections(config, composition)
     parts = "\n".join(
         f"| {p['split']} | {p['part']} | {p['requested'] if p['requested'] is not None else 'all'} | {p['taken']} |"
         f"{' shortfall' if p['shortfall'] else ''} |"
@@ -192,7 +211,8 @@ case ignored) are removed across sources and splits, and no test or validation p
 
 {(chr(10) * 2).join(source_sections)}
 
-Each row keeps its own `license`; the most restrictive license of the rows you use applies to them.
+Each row keeps its own `license`; the most restrictive license of the rows you use applies to them. The same
+list is in LICENSE.md, the card's `license_link`.
 
 ## Statistics (the paper's Table 1 for this build)
 
@@ -224,18 +244,18 @@ def build_card(config: BuildConfig, composition: Composition, summary: dict[str,
 
     tokenizer, tokenizer_name = load_tokenizer(config.tokenizer)
     stats = length_stats(composition.configs, tokenizer, tokenizer_name)
-    licenses = sorted({lic for values in _licenses(composition).values() for lic in values})
     data = DatasetCardData(
         pretty_name=config.pretty_name,
         language=["en"],
         license="other",
+        license_name=LICENSE_NAME,
+        license_link="LICENSE.md",
         task_categories=["text-generation"],
         tags=["lima", "sft", "alignment", "instruction-tuning"],
         size_categories=["n<1K"]
         if sum(len(r) for s in composition.configs.values() for r in s.values()) < 1000
         else ["1K<n<10K"],
     )
-    data.license_details = "; ".join(licenses)
     body = card_text(config, composition, summary, stats)
     card = DatasetCard.from_template(data, template_str="---\n{{ card_data }}\n---\n{{ body }}", body=body)
     return card, stats
