@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from lima_hf.data.dataset_folder import read_records
+from lima_hf.data.loading import read_records
 from lima_hf.io import read_jsonl
 
 

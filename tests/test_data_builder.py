@@ -11,7 +11,8 @@ from lima_hf.cli import main as cli
 from lima_hf.data.build_config import load_build_config, parse_build_config
 from lima_hf.data.builder import LimaBuilder, quickstart_config_path
 from lima_hf.data.composition import compose, curate_sources
-from lima_hf.data.dataset_folder import read_records, write_dataset_folder
+from lima_hf.data.dataset_folder import write_dataset_folder
+from lima_hf.data.loading import read_records
 from lima_hf.data.records import SourceResult, make_record
 from lima_hf.io import OUTPUT_MARK, InputError
 
@@ -236,7 +237,8 @@ def test_curate_command(tmp_path, capsys):
     assert code == 0
     records = read_records(out)
     assert [r["id"] for r in records if r["source"] == "writingprompts"][0] == "reddit/writingprompts/d1aaa2"
-    assert (tmp_path / "reddit.rejections.jsonl").read_text().count("\n") == 8
+    rejections = (tmp_path / "reddit.rejections.jsonl").read_text()
+    assert rejections.count("\n") == 10 and rejections.count("manifest_") == 2  # as in a build
     assert (tmp_path / "reddit.ranked_candidates.jsonl").is_file()
     printed = capsys.readouterr().out
     assert "not_a_writing_prompt" in printed and "writingprompts" in printed

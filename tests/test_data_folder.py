@@ -5,8 +5,8 @@ import json
 import datasets
 import pytest
 
-from lima_hf.data.dataset_folder import read_records, write_dataset_folder
-from lima_hf.data.loading import load_lima_dataset
+from lima_hf.data.dataset_folder import write_dataset_folder
+from lima_hf.data.loading import load_lima_dataset, read_records
 from lima_hf.data.records import RECORD_COLUMNS, make_record
 from lima_hf.io import InputError, OutputRefusedError, write_jsonl
 
@@ -92,7 +92,7 @@ def test_read_records_from_folder_and_jsonl(tmp_path, configs):
     assert read_records(path) == configs["default"]["train"]
     assert len(load_lima_dataset(path)["train"]) == 3
     path.write_text(path.read_text() + '{"id": "bad"}\n')
-    with pytest.raises(InputError, match=r"records.jsonl:4: not a record"):
+    with pytest.raises(InputError, match=r"records.jsonl:4 \(id bad\): not a record"):
         read_records(path)
 
 

@@ -124,7 +124,7 @@ def test_prompt_files(tmp_path):
         + "\n"
     )
     prompts = load_prompts(jsonl)
-    assert prompts[0] == {"id": "prompts-0001", "turns": ["What is LIMA?"], "source": None}
+    assert prompts[0] == {"id": "prompts/1", "turns": ["What is LIMA?"], "source": None}  # file stem / line
     assert prompts[1]["id"] == "m1" and prompts[1]["turns"] == ["a", "c"]
 
     release = tmp_path / "test.jsonl"
@@ -143,11 +143,11 @@ def test_prompt_files(tmp_path):
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"text": "no prompt key"}) + "\n")
-    with pytest.raises(InputError, match=r"bad\.jsonl:1: no prompt"):
+    with pytest.raises(InputError, match=r"bad\.jsonl:1: not a record: expected 'messages', 'conversations' or one of prompt"):
         load_prompts(bad)
     dup = tmp_path / "dup.jsonl"
     dup.write_text(json.dumps({"id": "x", "prompt": "a"}) + "\n" + json.dumps({"id": "x", "prompt": "b"}) + "\n")
-    with pytest.raises(InputError, match="duplicate prompt ids: x"):
+    with pytest.raises(InputError, match=r"dup\.jsonl:2 \(id x\): duplicate id 'x' \(also at 1\)"):
         load_prompts(dup)
 
 

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from lima_hf.cli import main
-from lima_hf.data.dataset_folder import read_records, write_dataset_folder
+from lima_hf.data.dataset_folder import write_dataset_folder
+from lima_hf.data.loading import read_records
 
 pytestmark = pytest.mark.shared_data
 

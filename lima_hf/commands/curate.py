@@ -97,16 +97,15 @@ def main(argv: list[str]) -> int:
         check_replaceable_file(path)
     result = source.curate(config)
     if args.manifest:
-        from lima_hf.data.manifest import load_manifest
+        from lima_hf.data.manifest import candidate_pools, load_manifest
 
-        manifest = load_manifest(args.manifest)
-        known: dict[str, set[str]] = {}
-        for rejection in result.rejections:
-            known.setdefault(rejection["source"], set()).add(rejection["id"])
-        result.records = _apply(manifest, "records", result.records, known)
-        for extra, items in result.extras.items():
-            if all(isinstance(i, dict) and "messages" in i for i in items):
-                result.extras[extra] = _apply(manifest, extra, items, known)
+        pools, known = candidate_pools([result])
+        result.rejections.extend(load_manifest(args.manifest).apply_to_pools(pools, known, every_key=False))
+        kept = {}
+        for (_, pool), items in pools.items():
+            kept.setdefault(pool, []).extend(items)
+        result.records = kept.pop("records", [])
+        result.extras.update(kept)
     paths = output_paths(args.output, list(result.extras))
     for path in paths.values():
         check_output_not_input(path, inputs)
@@ -119,12 +118,3 @@ def main(argv: list[str]) -> int:
     print(f"wrote {len(result.records):,} records to {paths['records']}")
     return 0
 
-
-def _apply(manifest, pool: str, items: list[dict], known: dict[str, set[str]]) -> list[dict]:
-    by_source: dict[str, list[dict]] = {}
-    for item in items:
-        by_source.setdefault(item["source"], []).append(item)
-    kept = {}
-    for source, group in by_source.items():
-        kept[source] = manifest.apply(source, pool, group, known.get(source, set()))
-    return [item for source in by_source for item in kept[source]]

@@ -90,11 +90,8 @@ def selection_card(report: dict, records: list[dict], pool: str, judge: dict | N
 
 
 def _carried_configs(pool: Path, args: SelectArguments) -> dict[str, dict[str, list[dict]]]:
-    from lima_hf.data.dataset_folder import (
-        dataset_folder_configs,
-        is_dataset_folder,
-        read_records,
-    )
+    from lima_hf.data.dataset_folder import dataset_folder_configs, is_dataset_folder
+    from lima_hf.data.loading import read_records
 
     if not (args.keep_other_splits and pool.is_dir() and is_dataset_folder(pool)):
         return {}

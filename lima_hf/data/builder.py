@@ -23,10 +23,10 @@ from lima_hf.data.composition import (
 from lima_hf.data.dataset_folder import (
     DEFAULT_CONFIG,
     RECORD_SCHEMA,
-    records_table,
     write_dataset_folder,
 )
-from lima_hf.io import InputError, check_output_not_input, check_replaceable_folder
+from lima_hf.data.records import normalise_record
+from lima_hf.io import InputError, check_output_not_input, check_replaceable_folder, read_jsonl, write_jsonl
 from lima_hf.paper import CITATION, PAPER_URL
 
 
@@ -135,16 +135,20 @@ class LimaBuilder(datasets.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
+        """Compose the splits once and write each as a JSONL file in the cache; the generators get its path."""
         composition = compose(load_build_config(self.config.build_config))
         splits = composition.configs.get(self.config.name)
         if not splits:
             raise InputError(f"{self.config.build_config}: the build config defines no '{self.config.name}' parts")
-        return [
-            datasets.SplitGenerator(name=split, gen_kwargs={"records": records}) for split, records in splits.items()
-        ]
+        folder = Path(self._cache_dir_root) / "lima_composed" / f"{self.config.name}-{self.hash}"
+        paths = {split: folder / f"{split}.jsonl" for split in splits}
+        for split, records in splits.items():
+            write_jsonl(paths[split], records)
+        return [datasets.SplitGenerator(name=split, gen_kwargs={"path": str(path)}) for split, path in paths.items()]
 
-    def _generate_examples(self, records):
-        yield from enumerate(records_table(records).to_pylist())
+    def _generate_examples(self, path):
+        for line, row in read_jsonl(path):
+            yield line, normalise_record(row, f"{path}:{line}")
 
 
 def quickstart_config_path() -> Path:

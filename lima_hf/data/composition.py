@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from lima_hf.data.build_config import BuildConfig
 from lima_hf.data.dataset_folder import DEFAULT_CONFIG
-from lima_hf.data.manifest import Manifest, load_manifest
+from lima_hf.data.manifest import candidate_pools, load_manifest
 from lima_hf.data.records import VALIDATION_SPLIT, SourceResult, make_rejection
 from lima_hf.data.sources import load_source
 from lima_hf.io import InputError, atomic_folder, write_jsonl
@@ -81,47 +81,14 @@ def curate_sources(config: BuildConfig) -> dict[str, SourceResult]:
     return results
 
 
-def _pools(
-    results: dict[str, SourceResult], manifest: Manifest | None, rejections: list[dict]
-) -> dict[tuple[str, str], list[dict]]:
-    pools: dict[tuple[str, str], list[dict]] = {}
-    known: dict[str, set[str]] = {}
-    for result in results.values():
-        lists = [("records", result.records)] + [(name, items) for name, items in sorted(result.extras.items())]
-        for pool, items in lists:
-            for item in items:
-                if isinstance(item, dict) and "messages" in item and "source" in item:
-                    pools.setdefault((item["source"], pool), []).append(item)
-        for rejection in result.rejections:
-            known.setdefault(rejection["source"], set()).add(rejection["id"])
-    if manifest is not None:
-        for (source, pool), items in list(pools.items()):
-            kept = manifest.apply(source, pool, items, known.get(source, set()))
-            kept_ids = {item["id"] for item in kept}
-            entry = manifest.entry(source, pool)
-            for item in items:
-                if item["id"] not in kept_ids:
-                    reason = "manifest_excluded" if entry and item["id"] in entry.exclude else "manifest_not_selected"
-                    rejections.append(
-                        make_rejection(source=source, id=item["id"], reason=reason, detail=manifest.path)
-                    )
-            pools[(source, pool)] = kept
-        for key in manifest.entries:
-            source, _, pool = key.partition("/")
-            if (source, pool or "records") not in pools:
-                raise InputError(
-                    f"{manifest.path}: '{key}' names no pool of curated candidates "
-                    f"(have: {', '.join(sorted(s if p == 'records' else f'{s}/{p}' for s, p in pools))})"
-                )
-    return pools
-
-
 def compose(config: BuildConfig, results: dict[str, SourceResult] | None = None) -> Composition:
     """Curate (unless ``results`` are given) and compose the splits of ``config``."""
     results = curate_sources(config) if results is None else results
     manifest = load_manifest(config.manifest) if config.manifest else None
     composition = Composition(configs={DEFAULT_CONFIG: {}}, results=results)
-    pools = _pools(results, manifest, composition.rejections)
+    pools, known = candidate_pools(results.values())
+    if manifest is not None:
+        composition.rejections.extend(manifest.apply_to_pools(pools, known))
     taken_keys: dict[str, str] = {}
     reserved: dict[str, tuple[str, str]] = {}  # prompt -> (split, id) of test and validation prompts
     used: set[tuple[str, str]] = set()

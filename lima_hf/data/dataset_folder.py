@@ -12,7 +12,6 @@ Layout (what ``datasets.load_dataset(DIR)`` and, after a push, ``load_dataset("o
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Mapping
@@ -22,8 +21,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lima_hf.data.records import RECORD_COLUMNS, find_split
-from lima_hf.io import InputError, atomic_folder, read_jsonl
+from lima_hf.data.records import RECORD_COLUMNS, normalise_record
+from lima_hf.io import InputError, atomic_folder
 
 DEFAULT_CONFIG = "default"
 SPLIT_ORDER = ("train", "validation", "dev", "test")  # dev: the old name of validation
@@ -72,23 +71,9 @@ def configs_yaml(configs: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any
     return entries
 
 
-def _normalise(record: Mapping[str, Any], where: str) -> dict[str, Any]:
-    if "messages" not in record:
-        raise ValueError(f"{where}: record has no 'messages' column")
-    row = {column: record.get(column) for column in RECORD_COLUMNS}
-    row["messages"] = [{"role": m["role"], "content": m["content"]} for m in record["messages"]]
-    if isinstance(row["metadata"], dict):
-        row["metadata"] = json.dumps(row["metadata"], ensure_ascii=False, sort_keys=True)
-    elif row["metadata"] is None:
-        row["metadata"] = "{}"
-    if row["source_id"] is not None:
-        row["source_id"] = str(row["source_id"])
-    return row
-
-
 def records_table(records: list[Mapping[str, Any]], where: str = "records") -> pa.Table:
     """An Arrow table of records in the fixed record schema (missing columns become null)."""
-    rows = [_normalise(record, f"{where}[{index}]") for index, record in enumerate(records)]
+    rows = [normalise_record(record, f"{where}[{index}]") for index, record in enumerate(records)]
     return pa.Table.from_pylist(rows, schema=RECORD_SCHEMA)
 
 
@@ -203,43 +188,3 @@ def dataset_folder_configs(path: str | os.PathLike) -> dict[str, dict[str, Path]
             splits[data_file["split"]] = shards
         result[entry["config_name"]] = splits
     return result
-
-
-def _records_from_parquet(path: Path) -> list[dict[str, Any]]:
-    try:
-        return pq.read_table(path).to_pylist()
-    except (OSError, pa.ArrowException) as err:
-        raise InputError(f"{path}: cannot read Parquet ({err})") from err
-
-
-def read_records(
-    path: str | os.PathLike, *, config: str = DEFAULT_CONFIG, split: str | None = None
-) -> list[dict[str, Any]]:
-    """Records from a dataset folder (``config``; one ``split`` or all in train/validation/test order; ``dev`` and ``validation`` find each other, announced), a Parquet
-    shard, or a records JSONL file (what ``lima-hf curate`` writes). Errors name the file and line."""
-    path = Path(path)
-    if path.is_dir():
-        configs = dataset_folder_configs(path)
-        if config not in configs:
-            raise InputError(f"{path}: no config '{config}' (has {', '.join(sorted(configs))})")
-        splits = configs[config]
-        if split is not None:
-            found = find_split(split, splits, str(path))
-            if found is None:
-                raise InputError(f"{path}: config '{config}' has no split '{split}' (has {', '.join(splits)})")
-            split = found
-        names = [split] if split is not None else _ordered_splits(splits)
-        return [row for name in names for shard in splits[name] for row in _records_from_parquet(shard)]
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.suffix == ".parquet":
-        return _records_from_parquet(path)
-    records = []
-    for line, obj in read_jsonl(path):
-        if not isinstance(obj, dict) or not isinstance(obj.get("messages"), list):
-            raise InputError(f"{path}:{line}: not a record (a JSON object with a 'messages' list)")
-        for turn in obj["messages"]:
-            if not isinstance(turn, dict) or not {"role", "content"} <= turn.keys():
-                raise InputError(f"{path}:{line}: each message needs 'role' and 'content'")
-        records.append(obj)
-    return records

@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from lima_hf.data.records import SourceResult, make_rejection
 from lima_hf.io import InputError, read_yaml
 
 OVERRIDE_FIELDS = {"prompt", "response", "messages", "reason"}
@@ -99,6 +101,50 @@ class Manifest:
             override = entry.overrides.get(item["id"])
             result.append(apply_override(item, override) if override else item)
         return result
+
+
+    def apply_to_pools(
+        self, pools: dict[tuple[str, str], list[dict]], known: dict[str, set[str]], *, every_key: bool = True
+    ) -> list[dict]:
+        """Apply the manifest to every pool of :func:`candidate_pools` (in place); return the rejection log
+        lines of the items it dropped. ``every_key``: a key that names no pool is an error (a whole build;
+        one source curated alone sees only its own pools)."""
+        rejections = []
+        for (source, pool), items in list(pools.items()):
+            kept = self.apply(source, pool, items, known.get(source, set()))
+            kept_ids = {item["id"] for item in kept}
+            entry = self.entry(source, pool)
+            for item in items:
+                if item["id"] not in kept_ids:
+                    reason = "manifest_excluded" if entry and item["id"] in entry.exclude else "manifest_not_selected"
+                    rejections.append(make_rejection(source=source, id=item["id"], reason=reason, detail=self.path))
+            pools[(source, pool)] = kept
+        for key in self.entries if every_key else ():
+            source, _, pool = key.partition("/")
+            if (source, pool or "records") not in pools:
+                raise InputError(
+                    f"{self.path}: '{key}' names no pool of curated candidates "
+                    f"(have: {', '.join(sorted(s if p == 'records' else f'{s}/{p}' for s, p in pools))})"
+                )
+        return rejections
+
+
+def candidate_pools(
+    results: Iterable[SourceResult],
+) -> tuple[dict[tuple[str, str], list[dict]], dict[str, set[str]]]:
+    """The records of curated ``results`` by (record ``source``, pool: ``records`` or an extras list), and
+    the ids each record source rejected (which a manifest may exclude but not select)."""
+    pools: dict[tuple[str, str], list[dict]] = {}
+    known: dict[str, set[str]] = {}
+    for result in results:
+        lists = [("records", result.records)] + [(name, items) for name, items in sorted(result.extras.items())]
+        for pool, items in lists:
+            for item in items:
+                if isinstance(item, dict) and "messages" in item and "source" in item:
+                    pools.setdefault((item["source"], pool), []).append(item)
+        for rejection in result.rejections:
+            known.setdefault(rejection["source"], set()).add(rejection["id"])
+    return pools, known
 
 
 def apply_override(record: dict, override: dict[str, Any]) -> dict:

@@ -21,11 +21,16 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lima_hf.io import InputError
+
 logger = logging.getLogger(__name__)
+
+PROMPT_KEYS = ("prompt", "instruction", "question")
+NEEDS = ("messages", "prompt", "conversation")
 
 VALIDATION_SPLIT = "validation"
 """The Hub's name of the split that LIMA calls the dev set (checkpoint selection); lima-hf called it ``dev``."""
@@ -89,6 +94,73 @@ def make_record(
         "score": None if score is None else int(score),
         "metadata": json.dumps(metadata or {}, ensure_ascii=False, sort_keys=True),
     }
+
+
+def _messages(row: Mapping[str, Any], where: str) -> tuple[list[dict[str, str]], str]:
+    """The turns of ``row`` and the column they came from."""
+    if "messages" in row:
+        turns = row["messages"]
+        if not isinstance(turns, list) or not turns:
+            raise InputError(f"{where}: 'messages' must be a non-empty list")
+        for turn in turns:
+            if not isinstance(turn, Mapping) or not isinstance(turn.get("role"), str) or not isinstance(
+                turn.get("content"), str
+            ):
+                raise InputError(f"{where}: each message needs a 'role' and a 'content' string")
+        return [{"role": turn["role"], "content": turn["content"]} for turn in turns], "messages"
+    if isinstance(row.get("conversations"), list):  # the released layout: user, assistant, user, ...
+        utterances = row["conversations"]
+        if not utterances or not all(isinstance(u, str) for u in utterances):
+            raise InputError(f"{where}: 'conversations' must be a non-empty list of strings")
+        turns = [{"role": "user" if i % 2 == 0 else "assistant", "content": u} for i, u in enumerate(utterances)]
+        return turns, "conversations"
+    key = next((k for k in PROMPT_KEYS if isinstance(row.get(k), str)), None)
+    if key is None:
+        raise InputError(
+            f"{where}: not a record: expected 'messages', 'conversations' or one of {', '.join(PROMPT_KEYS)}"
+        )
+    return [{"role": "user", "content": row[key]}], key
+
+
+def normalise_record(
+    row: Any, where: str, *, default_id: str | None = None, needs: str = "messages"
+) -> dict[str, Any]:
+    """Any row lima-hf reads as a record with every column: a record (``messages``), a released LIMA row
+    (``conversations``) or a prompt (``prompt``, ``instruction`` or ``question`` text).
+
+    Columns outside the schema are kept in ``metadata``; a missing ``id`` becomes ``default_id``. ``needs``
+    is what the caller must have: ``messages`` (any turns), ``prompt`` (a non-empty user turn) or
+    ``conversation`` (a non-empty user and a non-empty assistant turn). A row that does not qualify raises
+    :class:`~lima_hf.io.InputError` starting with ``where`` (the file and line, or the row).
+    """
+    if not isinstance(row, Mapping):
+        raise InputError(f"{where}: not a JSON object")
+    messages, used = _messages(row, where)
+    roles = {turn["role"] for turn in messages if turn["content"].strip()}
+    users = [turn["content"] for turn in messages if turn["role"] == "user"]
+    if needs == "prompt" and not (users and all(text.strip() for text in users)):
+        raise InputError(f"{where}: no user turn, or an empty one")
+    if needs == "conversation" and not {"user", "assistant"} <= roles:
+        raise InputError(f"{where}: needs a non-empty user turn and a non-empty assistant turn")
+    record = {column: row.get(column) for column in RECORD_COLUMNS}
+    record["id"] = str(row["id"]) if row.get("id") not in (None, "") else default_id
+    record["messages"] = messages
+    extra = {k: v for k, v in row.items() if k not in RECORD_COLUMNS and k != used and _is_json(v)}
+    if extra or not isinstance(record["metadata"], str):
+        metadata = record["metadata"]
+        metadata = dict(json.loads(metadata) if isinstance(metadata, str) else metadata or {})
+        record["metadata"] = json.dumps({**metadata, **extra}, ensure_ascii=False, sort_keys=True)
+    if record["source_id"] is not None:
+        record["source_id"] = str(record["source_id"])
+    return record
+
+
+def _is_json(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def make_rejection(*, source: str, id: str, reason: str, detail: str = "") -> dict[str, str]:
