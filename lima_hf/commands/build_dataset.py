@@ -2,8 +2,8 @@
 
 ``--dataset_config`` is the build config (sources, splits, counts; docs/dataset.md); ``--config`` is a recipe
 of these options, as in every other command (a build config given as ``--config``, the old form, is still
-accepted, with a note). The folder written is Hub-ready (Parquet per split, README.md card with the statistics); the rejection logs go
-to ``DIR.rejections/``. Shows a progress bar per source, then a summary table and the rejection report.
+accepted, with a note). The folder written is Hub-ready (Parquet per split, README.md card with the
+statistics); the rejection logs go to ``DIR.rejections/``. Shows a progress bar per source, then a summary table and the rejection report.
 """
 
 from __future__ import annotations
@@ -19,12 +19,8 @@ from lima_hf.io import read_yaml
 class BuildDatasetArgs:
     """Options of ``lima-hf build-dataset`` (they override the build config's values)."""
 
-    dataset_config: str | None = field(
-        default=None, metadata={"help": "The build config (YAML): sources, splits and counts (docs/dataset.md)."}
-    )
-    output: str | None = field(
-        default=None, metadata={"help": "Dataset folder to write (replaced atomically if it is a previous build)."}
-    )
+    dataset_config: str | None = field(default=None, metadata={"help": "The build config (YAML, docs/dataset.md)."})
+    output: str | None = field(default=None, metadata={"help": "Dataset folder to write (a previous build: replaced)."})
     seed: int | None = field(default=None, metadata={"help": "Override the build config's seed."})
     on_shortfall: str | None = field(
         default=None, metadata={"help": "Override: 'fail' or 'take_available'.", "choices": ["fail", "take_available"]}

@@ -9,34 +9,19 @@ approximate (:mod:`.index`, faiss). Names are imported on first use, the encoder
 
 from lima_hf._lazy import lazy_exports
 
-_LAZY = {
-    "DEFAULT_MODEL": "lima_hf.data.selection.embeddings",
-    "STRATEGIES": "lima_hf.data.selection.diversity",
-    "DedupResult": "lima_hf.data.selection.dedup",
-    "Embedder": "lima_hf.data.selection.embeddings",
-    "NeighbourIndex": "lima_hf.data.selection.index",
-    "QualityWeights": "lima_hf.data.selection.quality",
-    "SelectionConfig": "lima_hf.data.selection.config",
-    "SelectionResult": "lima_hf.data.selection.pipeline",
-    "build_report": "lima_hf.data.selection.report",
-    "combine": "lima_hf.data.selection.quality",
-    "coverage": "lima_hf.data.selection.report",
-    "facility_location": "lima_hf.data.selection.diversity",
-    "k_center_greedy": "lima_hf.data.selection.diversity",
-    "load_judge_scores": "lima_hf.data.selection.quality",
-    "load_pool": "lima_hf.data.selection.pool",
-    "parse_quotas": "lima_hf.data.selection.quotas",
-    "prompt_text": "lima_hf.data.selection.embeddings",
-    "quality_ranking": "lima_hf.data.selection.quality",
-    "quality_signals": "lima_hf.data.selection.quality",
-    "random_selection": "lima_hf.data.selection.diversity",
-    "remove_near_duplicates": "lima_hf.data.selection.dedup",
-    "report_files": "lima_hf.data.selection.report",
-    "report_markdown": "lima_hf.data.selection.report",
-    "resolve_quotas": "lima_hf.data.selection.quotas",
-    "response_text": "lima_hf.data.selection.embeddings",
-    "select_records": "lima_hf.data.selection.pipeline",
+_NAMES = {  # module -> the public names it defines
+    "embeddings": ("DEFAULT_MODEL", "Embedder", "prompt_text", "response_text"),
+    "diversity": ("STRATEGIES", "facility_location", "k_center_greedy", "random_selection"),
+    "dedup": ("DedupResult", "remove_near_duplicates"),
+    "index": ("NeighbourIndex",),
+    "quality": ("QualityWeights", "combine", "load_judge_scores", "quality_ranking", "quality_signals"),
+    "config": ("SelectionConfig",),
+    "pipeline": ("SelectionResult", "select_records"),
+    "report": ("build_report", "coverage", "report_files", "report_markdown"),
+    "pool": ("load_pool",),
+    "quotas": ("parse_quotas", "resolve_quotas"),
 }
+_LAZY = {name: f"lima_hf.data.selection.{module}" for module, names in _NAMES.items() for name in names}
 
 __all__ = sorted(_LAZY)
 
