@@ -11,7 +11,8 @@ from faults_helpers import snapshot
 
 from lima_hf.cli import main
 from lima_hf.data.builder import quickstart_config_path
-from lima_hf.data.dataset_folder import read_records, write_dataset_folder
+from lima_hf.data.dataset_folder import write_dataset_folder
+from lima_hf.data.loading import read_records
 from lima_hf.io import OUTPUT_MARK, OutputRefusedError, atomic_folder, write_jsonl
 
 QUICKSTART_CONFIG = ["--dataset_config", str(quickstart_config_path())]

@@ -26,7 +26,13 @@ from lima_hf.data.dataset_folder import (
     write_dataset_folder,
 )
 from lima_hf.data.records import normalise_record
-from lima_hf.io import InputError, check_output_not_input, check_replaceable_folder, read_jsonl, write_jsonl
+from lima_hf.io import (
+    InputError,
+    check_output_not_input,
+    check_replaceable_folder,
+    read_jsonl,
+    write_jsonl,
+)
 from lima_hf.paper import CITATION, PAPER_URL
 
 
