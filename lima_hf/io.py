@@ -61,7 +61,7 @@ def dir_mode() -> int:
     return 0o777 & ~umask()
 
 
-def _apply_umask_tree(root: Path) -> None:
+def apply_umask_tree(root: Path) -> None:
     """Give a staged tree (made with mkdtemp's 0700 / mkstemp's 0600) the umask's permissions."""
     fmode, dmode = file_mode(), dir_mode()
     os.chmod(root, dmode)
@@ -257,7 +257,7 @@ def atomic_folder(target: str | os.PathLike) -> Iterator[Path]:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}{_STAGING}{os.getpid()}-", dir=target.parent))
     try:
         yield staging
-        _apply_umask_tree(staging)
+        apply_umask_tree(staging)
         _write_mark(staging, _tree_files(staging))
         _swap_in(staging, target)
     finally:

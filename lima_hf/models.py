@@ -68,6 +68,9 @@ def bundled_model_path(cache: str | os.PathLike | None = None) -> Path:
     try:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
+        from lima_hf.io import apply_umask_tree
+
+        apply_umask_tree(staging)  # mkdtemp made it 0700: others sharing the cache must read it
         if target.exists():  # a half-written folder from an interrupted run
             shutil.rmtree(target)
         os.replace(staging, target)

@@ -306,3 +306,11 @@ def test_atomic_folder_failure_leaves_nothing(tmp_path):
             (staging / "x").write_text("half")
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_select_refuses_to_write_over_its_pool(tmp_path, capsys):
+    pool = write_dataset_folder(tmp_path / "pool", _configs(4))
+    before = snapshot(tmp_path)
+    code = main(["select", "--pool", str(pool), "--n", "2", "--strategy", "random", "--output", str(pool)])
+    assert code == 1 and "is the input" in capsys.readouterr().err
+    assert snapshot(tmp_path) == before

@@ -73,8 +73,7 @@ def test_push_error_echoing_the_token_is_redacted(echo, tmp_path, monkeypatch, c
         out = capsys.readouterr()
         assert code == 1 and "failed: HTTP" in out.err
         _assert_clean(out.out, out.err, caplog.text)
-    logs = [p.read_text() for p in (tmp_path / "logs").glob("*")] if (tmp_path / "logs").exists() else []
-    _assert_clean(*logs)
+    _assert_clean(*(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()))
 
 
 def test_http_judge_error_body_is_redacted(echo, tmp_path, capsys, caplog, monkeypatch):

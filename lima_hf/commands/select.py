@@ -143,8 +143,11 @@ def main(argv: list[str]) -> int:
     from lima_hf.data.selection.pool import load_pool
     from lima_hf.data.selection.quality import load_judge_scores
     from lima_hf.data.selection.report import report_files
-    from lima_hf.io import InputError, dump_jsonl_line
+    from lima_hf.io import InputError, check_output_not_input, check_replaceable_folder, dump_jsonl_line
 
+    inputs = [args.pool] if Path(args.pool).exists() else []
+    check_output_not_input(args.output, inputs + ([config.judge_scores] if config.judge_scores else []))
+    check_replaceable_folder(args.output)  # before the work, not after it
     console = Console(stderr=True)
     records, skipped = load_pool(args.pool, config=args.pool_config, split=args.pool_split, on_error=args.on_error)
     for row in skipped:

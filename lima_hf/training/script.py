@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +110,16 @@ def load_splits(script_args: LimaScriptArguments, with_eval: bool):
     return train, evaluation
 
 
+def _umask_modes(output_dir: Path, since: float) -> None:
+    """Give the files this run wrote the umask's permissions (safetensors writes weights 0600)."""
+    from lima_hf.io import file_mode
+
+    mode = file_mode()
+    for path in output_dir.rglob("*"):
+        if path.is_file() and not path.is_symlink() and path.stat().st_mtime >= since - 1:
+            os.chmod(path, mode)
+
+
 def _last_complete(output_dir: str, trainer) -> str:
     """The newest complete checkpoint of ``output_dir``, saying which half-written ones are skipped."""
     from lima_hf.training.checkpoints import last_complete_checkpoint
@@ -170,9 +182,12 @@ def run(script_args: LimaScriptArguments, training_args, model_args) -> Path:
     resume = training_args.resume_from_checkpoint
     if isinstance(resume, str) and resume.lower() in ("true", "last"):
         resume = _last_complete(training_args.output_dir, trainer)
+    started = time.time()
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(training_args.output_dir)
     trainer.create_model_card(model_name=Path(training_args.output_dir).name)
+    if trainer.accelerator.is_main_process:
+        _umask_modes(Path(training_args.output_dir), started)
     if model_args.use_peft:
         trainer.accelerator.print(
             f"lima-hf train: adapter saved to {training_args.output_dir} (merge it into a full model with "
