@@ -24,6 +24,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_EOT_TOKEN = "<|eot|>"
 
+EOT_INITS = ("eos", "mean")
+"""How a new EOT embedding row starts (:func:`setup_eot_chat_format`'s ``eot_init``)."""
+DEFAULT_EOT_INIT = "eos"
+
 _EOT_LINE = re.compile(r'\{%- set eot_token = ("(?:[^"\\]|\\.)*") -%\}')
 
 _TEMPLATE = """\
@@ -214,8 +218,9 @@ def _gathered(params):
     return deepspeed.zero.GatheredParameters(params, modifier_rank=0)
 
 
-def _mean_init_rows(model, rows: list[int]) -> None:
-    """Set embedding rows (input and, when untied, output) to the mean of the other rows."""
+def _init_rows(model, rows: list[int], copies: Mapping[int, int]) -> None:
+    """Set embedding rows (input and, when untied, output) to the mean of the other rows, except the rows of
+    ``copies`` (new row -> existing row), which start as copies of an existing row."""
     import torch
 
     if not rows:
@@ -233,6 +238,10 @@ def _mean_init_rows(model, rows: list[int]) -> None:
             bias = getattr(layer, "bias", None)
             if bias is not None:
                 bias[index] = bias[keep].mean().to(bias.dtype)
+            for row, source in copies.items():
+                layer.weight[row] = layer.weight[source]
+                if bias is not None:
+                    bias[row] = bias[source]
 
 
 def _embedding_rows(model) -> int:
@@ -240,14 +249,28 @@ def _embedding_rows(model) -> int:
     return getattr(embeddings, "num_embeddings", None) or embeddings.weight.shape[0]  # ZeRO-3 keeps num_embeddings
 
 
-def _resize_embeddings(model, tokenizer, first_new_id: int) -> None:
-    """Grow the embeddings to the tokenizer's size; rows of tokens from ``first_new_id`` on start at the mean.
+def _end_token_id(model, tokenizer, eot_token: str) -> int | None:
+    """The model's own end token (the tokenizer's EOS, else the first stop token of the generation config):
+    ``<|im_end|>`` for SmolLM2, ``</s>`` for LLaMA; None when it has none (or only the EOT itself)."""
+    candidates = [tokenizer.eos_token_id, *_as_id_list(getattr(model.generation_config, "eos_token_id", None))]
+    eot_id = tokenizer.convert_tokens_to_ids(eot_token) if eot_token in tokenizer.get_vocab() else None
+    for token_id in candidates:
+        if token_id is not None and token_id != eot_id and token_id < _embedding_rows(model):
+            return token_id
+    return None
+
+
+def _resize_embeddings(model, tokenizer, first_new_id: int, eot_id: int, eot_source: int | None) -> None:
+    """Grow the embeddings to the tokenizer's size; rows of tokens from ``first_new_id`` on start at the mean,
+    except a new EOT row, which copies row ``eot_source`` when given.
 
     A padded vocabulary (more rows than tokens) is not grown: the new tokens take its free rows."""
     old_rows = _embedding_rows(model)
     if len(tokenizer) > old_rows:
         model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
-    _mean_init_rows(model, list(range(min(first_new_id, old_rows), len(tokenizer))))
+    rows = list(range(min(first_new_id, old_rows), len(tokenizer)))
+    copies = {eot_id: eot_source} if eot_source is not None and eot_id in rows else {}
+    _init_rows(model, rows, copies)
 
 
 def _as_id_list(value) -> list[int]:
@@ -264,12 +287,18 @@ def setup_eot_chat_format(
     require_existing: bool = False,
     add_bos: bool | Literal["auto"] = "auto",
     role_headers: Mapping[str, str] | None = None,
+    eot_init: Literal["eos", "mean"] = DEFAULT_EOT_INIT,
 ):
     """Prepare ``model`` and ``tokenizer`` for LIMA's chat format; returns ``(model, tokenizer)``.
 
     - adds ``eot_token`` as a special token, or reuses it when it already is one (e.g. SmolLM2's
       ``"<|im_end|>"``); ``require_existing=True`` raises instead of adding a new token;
-    - grows the embeddings (new rows start at the mean of the existing rows, tied or untied);
+    - grows the embeddings, tied or untied. A new EOT row starts, in the input and the output embeddings, as
+      a copy of the model's own end token (``eot_init="eos"``, the default: the tokenizer's EOS, e.g.
+      ``<|im_end|>`` for SmolLM2, ``</s>`` for LLaMA; the mean when there is none) or at the mean of the
+      existing rows (``eot_init="mean"``). From the copy, the model predicts the EOT where it would have
+      ended its text, so a few dozen steps teach it to stop (``docs/chat.md`` has the measurements); the
+      EOT is still its own token, trained apart from the EOS. Other new rows (a pad token) start at the mean;
     - sets the chat template (:func:`build_eot_chat_template`); ``add_bos="auto"`` starts it with the BOS
       exactly when the tokenizer puts a BOS before plain text, since ``apply_chat_template`` tokenises the
       rendering without adding special tokens;
@@ -286,12 +315,15 @@ def setup_eot_chat_format(
             f"{type(model).__name__} has no generation_config, so it cannot generate; "
             "pass a causal language model (AutoModelForCausalLM)"
         )
+    if eot_init not in EOT_INITS:
+        raise ValueError(f"eot_init must be one of {', '.join(EOT_INITS)}, got {eot_init!r}")
     chat_template = build_eot_chat_template(
         eot_token,
         add_bos=tokenizer_adds_bos(tokenizer) if add_bos == "auto" else bool(add_bos),
         role_headers=role_headers,
     )
     vocab_before = len(tokenizer)
+    end_id = _end_token_id(model, tokenizer, eot_token) if model is not None and eot_init == "eos" else None
     eot_id = _ensure_eot_token(tokenizer, eot_token, require_existing)
     pad_changed = _ensure_pad_token(tokenizer, eot_token)  # before the EOS changes: a missing pad takes the old EOS
     if tokenizer.eos_token != eot_token:  # tools that take the stop id from the tokenizer then stop at the EOT
@@ -303,7 +335,9 @@ def setup_eot_chat_format(
     if model is None:
         return model, tokenizer
 
-    _resize_embeddings(model, tokenizer, vocab_before)
+    if eot_init == "eos" and end_id is None and eot_id >= vocab_before:
+        logger.warning("the model has no end token to start the new %s row from; it starts at the mean", eot_token)
+    _resize_embeddings(model, tokenizer, vocab_before, eot_id, end_id)
     generation_config = model.generation_config
     eos_ids = _as_id_list(generation_config.eos_token_id)
     if eot_id not in eos_ids:

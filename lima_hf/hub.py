@@ -232,18 +232,38 @@ def _hyperparameter_rows(args: Mapping[str, Any] | None, state: Mapping[str, Any
             value = args.get(key)
             if value in (None, "", {}):
                 continue
-            rows.append((label, json.dumps(value) if isinstance(value, (dict, list)) else str(value)))
+            if key == "num_train_epochs" and (args.get("max_steps") or 0) > 0:
+                key, label, value = "max_steps", "optimizer steps planned (max_steps; it overrides the epochs)", args["max_steps"]
+            if key.endswith("learning_rate") and isinstance(value, float):
+                rows.append((label, format_rate(value)))
+            else:
+                rows.append((label, json.dumps(value) if isinstance(value, (dict, list)) else str(value)))
     if state:
         if state.get("global_step"):
             rows.append(("optimizer steps", str(state["global_step"])))
         if state.get("epoch") is not None:
-            rows.append(("epochs completed", f"{state['epoch']:g}"))
+            rows.append(("epochs completed", f"{state['epoch']:.3g}"))
+        facts = next((entry for entry in state.get("log_history", []) if "train_examples" in entry), None)
+        if facts:
+            rows.append(("training examples", str(facts["train_examples"])))
+            rows.append(("training examples whose final end-of-turn token was trimmed at max length",
+                         str(facts["train_examples_eot_trimmed"])))
         losses = [entry["loss"] for entry in state.get("log_history", []) if "loss" in entry]
         if losses:
             rows.append(("final training loss", f"{losses[-1]:.4f}"))
         if state.get("best_model_checkpoint"):
             rows.append(("selected checkpoint", Path(state["best_model_checkpoint"]).name))
     return rows
+
+
+def format_rate(value: float) -> str:
+    """A learning rate as people write it: ``3e-4``, ``2.5e-5``, ``0.01`` (three significant digits)."""
+    text = f"{value:.3g}" if value == 0 or abs(value) >= 1e-3 else f"{value:.2e}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        mantissa = mantissa.rstrip("0").rstrip(".")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
 
 
 def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -274,6 +294,26 @@ def _existing_card_metadata(folder: Path) -> dict:
         return {}
 
 
+def base_model_id(name_or_path: str | os.PathLike | None) -> str | None:
+    """The Hub id of a base model given as a Hub id or a local folder, or None when it cannot be known.
+
+    The bundled model's folder is ``HuggingFaceTB/SmolLM2-135M-Instruct``; a folder of the Hub cache
+    (``.../models--org--name/snapshots/<commit>``) is ``org/name``; a folder whose ``config.json`` or model
+    card names a Hub id is that id; any other local folder is None."""
+    if not name_or_path:
+        return None
+    name = str(name_or_path).rstrip("/")
+    path = Path(name)
+    if path.name == BUNDLED_MODEL_NAME:
+        return BUNDLED_BASE_MODEL
+    if not path.exists():
+        return name if _REPO_ID.match(name) and "/" in name else None
+    cached = re.search(r"models--([\w.-]+)--([\w.-]+)/snapshots/[^/]+$", name)
+    if cached:
+        return f"{cached.group(1)}/{cached.group(2)}"
+    return _default_base_model(path) if path.is_dir() else None
+
+
 def _default_base_model(folder: Path) -> str | None:
     """The base model's Hub id: from the trainer's card, else from config.json or an adapter's
     adapter_config.json; None for local paths."""
@@ -302,14 +342,17 @@ def build_model_card(
     evaluation_dir: str | os.PathLike | None = None,
     training_args: Mapping[str, Any] | None = None,
     adapter: bool | None = None,
+    trainer_state: Mapping[str, Any] | None = None,
 ):
     """Return a ``huggingface_hub.ModelCard`` for the model in ``folder``.
 
     ``training_args`` (a ``TrainingArguments.to_dict()``) defaults to the folder's ``training_args.bin``;
-    the training outcome comes from ``trainer_state.json``; ``evaluation_dir`` is a folder written by
-    ``lima-hf evaluate`` whose results are added as a table. ``adapter`` (default: whether ``folder`` holds
-    ``adapter_config.json``) makes it an adapter card: ``library_name: peft``, the LoRA settings, and how to
-    load the adapter on its base model.
+    the training outcome (steps, epochs completed, examples used and EOTs trimmed, final loss) comes from
+    ``trainer_state`` (a ``TrainerState`` as a dict), by default the folder's ``trainer_state.json``;
+    ``evaluation_dir`` is a folder written by ``lima-hf evaluate`` whose results are added as a table. The
+    title is the repository's name for a Hub id (``namespace/name``), else says what was fine-tuned.
+    ``adapter`` (default: whether ``folder`` holds ``adapter_config.json``) makes it an adapter card:
+    ``library_name: peft``, the LoRA settings, and how to load the adapter on its base model.
     """
     from huggingface_hub import ModelCard, ModelCardData
 
@@ -317,7 +360,7 @@ def build_model_card(
     adapter = _is_adapter(folder) if adapter is None else adapter
     base_model = base_model or _default_base_model(folder)
     args = dict(training_args) if training_args is not None else load_training_args(folder)
-    state = load_trainer_state(folder)
+    state = dict(trainer_state) if trainer_state is not None else load_trainer_state(folder)
     data = ModelCardData(
         base_model=base_model,
         datasets=list(datasets) or None,
@@ -330,8 +373,12 @@ def build_model_card(
     )
     eot = _eot_token(folder)
     name = repo_id.split("/")[-1]
+    if "/" in repo_id or not base_model:
+        title = name
+    else:
+        title = f"{base_model.split('/')[-1]} fine-tuned with LIMA's recipe ({name})"
     sections = [
-        f"# {name}",
+        f"# {title}",
         (
             f"A LoRA adapter for [{base_model}](https://huggingface.co/{base_model}), "
             if adapter and base_model

@@ -47,7 +47,8 @@ def test_prepares_a_tied_tiny_model(tiny_model):
     new_in, new_out = embedding_state(model)
     assert new_in.shape[0] == vocab + 1 and model.config.vocab_size == vocab + 1
     assert torch.equal(new_in[:vocab], old_in)  # existing rows untouched
-    assert torch.allclose(new_in[eot_id], old_in.mean(dim=0))  # the new row is the mean, not random
+    assert old_eos_id == tokenizer.convert_tokens_to_ids("<|im_end|>")  # SmolLM2's own end token
+    assert torch.equal(new_in[eot_id], old_in[old_eos_id])  # by default a copy of the model's end token
     assert torch.equal(new_in, new_out)  # still tied
     assert model.generation_config.eos_token_id == [old_eos_id, eot_id]  # stops at either
     assert tokenizer.eos_token == DEFAULT_EOT_TOKEN and model.config.eos_token_id == eot_id  # for tools reading these
@@ -74,17 +75,47 @@ def test_untied_embeddings_get_mean_rows_in_both_matrices(bundled_tokenizer):
     tokenizer = copy.deepcopy(bundled_tokenizer)
     model = untied_tiny_llama(tokenizer)
     old_in, old_out = embedding_state(model)
-    model, tokenizer = setup_eot_chat_format(model, tokenizer)
+    model, tokenizer = setup_eot_chat_format(model, tokenizer, eot_init="mean")
     new_in, new_out = embedding_state(model)
     assert torch.allclose(new_in[-1], old_in.mean(dim=0)) and torch.allclose(new_out[-1], old_out.mean(dim=0))
     assert torch.equal(new_in[:-1], old_in) and torch.equal(new_out[:-1], old_out)
+
+
+def test_untied_embeddings_copy_the_end_token_in_both_matrices(bundled_tokenizer):
+    tokenizer = copy.deepcopy(bundled_tokenizer)
+    model = untied_tiny_llama(tokenizer)
+    old_in, old_out = embedding_state(model)
+    end = tokenizer.eos_token_id
+    model, tokenizer = setup_eot_chat_format(model, tokenizer, eot_init="eos")
+    new_in, new_out = embedding_state(model)
+    assert torch.equal(new_in[-1], old_in[end]) and torch.equal(new_out[-1], old_out[end])
+    assert torch.equal(new_in[:-1], old_in) and torch.equal(new_out[:-1], old_out)
+    assert tokenizer.convert_ids_to_tokens(len(tokenizer) - 1) == DEFAULT_EOT_TOKEN  # a token of its own
+
+
+def test_eos_init_falls_back_to_the_mean_without_an_end_token(bundled_tokenizer, caplog):
+    tokenizer = copy.deepcopy(bundled_tokenizer)
+    model = untied_tiny_llama(tokenizer)
+    tokenizer.eos_token = None
+    model.generation_config.eos_token_id = None
+    old_in, _ = embedding_state(model)
+    with caplog.at_level("WARNING", logger="lima_hf.chat"):
+        model, tokenizer = setup_eot_chat_format(model, tokenizer)
+    eot_id = tokenizer.convert_tokens_to_ids(DEFAULT_EOT_TOKEN)
+    assert torch.allclose(embedding_state(model)[0][eot_id], old_in.mean(dim=0))
+    assert "no end token to start the new <|eot|> row from" in caplog.text
+
+
+def test_rejects_an_unknown_eot_init(tiny_model):
+    with pytest.raises(ValueError, match="eot_init must be one of eos, mean"):
+        setup_eot_chat_format(*tiny_model, eot_init="zeros")
 
 
 def test_padded_vocabulary_uses_a_free_row_without_resizing(bundled_tokenizer):
     tokenizer = copy.deepcopy(bundled_tokenizer)
     model = untied_tiny_llama(tokenizer, vocab_size=len(tokenizer) + 64)  # like models padded to a multiple of 64
     old_in, old_out = embedding_state(model)
-    model, tokenizer = setup_eot_chat_format(model, tokenizer)
+    model, tokenizer = setup_eot_chat_format(model, tokenizer, eot_init="mean")
     new_in, new_out = embedding_state(model)
     eot_id = tokenizer.convert_tokens_to_ids(DEFAULT_EOT_TOKEN)
     assert new_in.shape == old_in.shape

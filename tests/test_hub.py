@@ -104,7 +104,7 @@ def test_push_model_round_trip(hub, model_folder, tmp_path, capsys, caplog):
     assert meta["license"] == "apache-2.0"
     assert meta["library_name"] == "transformers" and meta["pipeline_tag"] == "text-generation"
     assert "lima-hf" in meta["tags"]
-    assert "| learning rate | 1e-05 |" in card.text and "| AdamW beta2 | 0.95 |" in card.text
+    assert "| learning rate | 1e-5 |" in card.text and "| AdamW beta2 | 0.95 |" in card.text
     assert "| final training loss | 1.2500 |" in card.text
     assert "<|eot|>" in card.text and "apply_chat_template" in card.text
     assert "### Helpfulness (1-6)" in card.text and "| lima-tiny | 4.20 |" in card.text

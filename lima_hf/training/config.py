@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from trl import SFTConfig
 
-from lima_hf.chat import DEFAULT_EOT_TOKEN
+from lima_hf.chat import DEFAULT_EOT_INIT, DEFAULT_EOT_TOKEN, EOT_INITS
 from lima_hf.training.residual_dropout import SCHEDULES
 
 
@@ -75,6 +75,17 @@ class LimaSFTConfig(SFTConfig):
             "tokenizer lacks it. An existing special token such as '<|im_end|>' can be reused."
         },
     )
+    eot_init: str = field(
+        default=DEFAULT_EOT_INIT,
+        metadata={
+            "help": "How a newly added end-of-turn token's embedding starts (input and output rows): 'eos' copies "
+            "the model's own end token (the tokenizer's EOS: '<|im_end|>' for SmolLM2, '</s>' for LLaMA), so "
+            "the model predicts the EOT where it used to end its text and learns to stop in a few dozen steps; "
+            "'mean' starts it at the mean of all rows, which short runs cannot move far enough to stop (see "
+            "docs/chat.md). Either way the EOT stays a token of its own, trained apart from the EOS.",
+            "choices": list(EOT_INITS),
+        },
+    )
 
     # Checkpoints (paper: one per epoch, chosen between epochs 5 and 10 on the dev set)
     save_strategy: str = field(
@@ -126,6 +137,8 @@ class LimaSFTConfig(SFTConfig):
             raise ValueError(
                 f"residual_dropout_schedule must be one of {', '.join(SCHEDULES)}, got {self.residual_dropout_schedule!r}"
             )
+        if self.eot_init not in EOT_INITS:
+            raise ValueError(f"eot_init must be one of {', '.join(EOT_INITS)}, got {self.eot_init!r}")
         if not 0.0 <= self.residual_dropout <= 1.0:
             raise ValueError(f"residual_dropout must be in [0, 1], got {self.residual_dropout}")
         if self.final_learning_rate is not None and not 0.0 <= self.final_learning_rate <= self.learning_rate:

@@ -179,12 +179,19 @@ def run(script_args: LimaScriptArguments, training_args, model_args) -> Path:
             f"{trainable:,} of {total:,} parameters trainable; trained token rows: "
             f"{trainer.model.peft_config['default'].trainable_token_indices}"
         )
+    facts = trainer.training_data_facts
+    if facts:
+        trainer.accelerator.print(
+            f"lima-hf train: {facts['train_examples']} training examples; {facts['train_examples_eot_trimmed']} of "
+            f"them lost their final end-of-turn token when trimmed to max_length={training_args.max_length}"
+        )
     resume = training_args.resume_from_checkpoint
     if isinstance(resume, str) and resume.lower() in ("true", "last"):
         resume = _last_complete(training_args.output_dir, trainer)
     started = time.time()
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(training_args.output_dir)
+    trainer.save_state()  # trainer_state.json: steps, epochs and data facts for the model card
     trainer.create_model_card(model_name=Path(training_args.output_dir).name)
     if trainer.accelerator.is_main_process:
         _umask_modes(Path(training_args.output_dir), started)

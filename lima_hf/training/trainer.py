@@ -11,7 +11,7 @@ from typing import ClassVar
 import torch
 from accelerate.utils import is_peft_model
 from torch.optim.lr_scheduler import LambdaLR
-from transformers import AutoTokenizer, PreTrainedTokenizerBase, TrainingArguments
+from transformers import AutoTokenizer, PreTrainedTokenizerBase, TrainerCallback, TrainingArguments
 from trl import SFTTrainer
 from trl.trainer.utils import create_model_from_path, get_config_model_id
 
@@ -66,11 +66,32 @@ def lima_config_from(args: TrainingArguments) -> LimaSFTConfig:
     return config
 
 
+def count_trimmed_eot(input_ids, max_length: int | None, eot_id: int) -> int:
+    """How many tokenised training texts lost their final end-of-turn token to trimming at ``max_length``.
+
+    Every LIMA-format conversation ends with the EOT, so a text of ``max_length`` tokens that does not end
+    with it was cut."""
+    if max_length is None:
+        return 0
+    return sum(1 for ids in input_ids if len(ids) >= max_length and ids[-1] != eot_id)
+
+
+class _RecordTrainingData(TrainerCallback):
+    """Puts the training data's facts (examples used, EOTs trimmed) first in ``trainer_state.json``'s log."""
+
+    def __init__(self, facts: dict):
+        self.facts = facts
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not any("train_examples" in entry for entry in state.log_history):
+            state.log_history.insert(0, {**self.facts, "step": 0})
+
+
 class LimaSFTTrainer(SFTTrainer):
     """``SFTTrainer`` set up as in LIMA (Zhou et al. 2023).
 
     Before TRL prepares the data, it gives the model and tokenizer LIMA's end-of-turn chat format
-    (:func:`lima_hf.chat.setup_eot_chat_format` with ``args.eot_token``) and patches residual dropout into the
+    (:func:`lima_hf.chat.setup_eot_chat_format` with ``args.eot_token`` and ``args.eot_init``) and patches residual dropout into the
     model (:func:`lima_hf.training.residual_dropout.apply_residual_dropout` with ``args.residual_dropout``);
     with ``lr_scheduler_type="linear"`` the learning rate decays to ``args.final_learning_rate``, not 0. Saved
     models are plain ``transformers`` models (the dropout hooks are not part of them) whose model card cites
@@ -111,7 +132,7 @@ class LimaSFTTrainer(SFTTrainer):
         if not isinstance(tokenizer, PreTrainedTokenizerBase):
             raise TypeError(f"LimaSFTTrainer trains text models: processing_class must be a tokenizer, got {type(tokenizer).__name__}")
         vocab_before = len(tokenizer)
-        model, tokenizer = setup_eot_chat_format(model, tokenizer, eot_token=args.eot_token)
+        model, tokenizer = setup_eot_chat_format(model, tokenizer, eot_token=args.eot_token, eot_init=args.eot_init)
         if kwargs.get("peft_config") is not None:  # LoRA freezes the embeddings: train the EOT's (and new tokens') rows
             new_ids = [tokenizer.convert_tokens_to_ids(args.eot_token), *range(vocab_before, len(tokenizer))]
             train_new_token_rows(kwargs["peft_config"], model, new_ids)
@@ -119,6 +140,9 @@ class LimaSFTTrainer(SFTTrainer):
         super().__init__(model, args=args, processing_class=tokenizer, **kwargs)
         if is_peft_model(self.model):
             prepare_adapter_model(self.model)
+        self.training_data_facts = self._training_data_facts()
+        if self.training_data_facts:
+            self.add_callback(_RecordTrainingData(self.training_data_facts))
 
     def _save(self, output_dir: str | None = None, state_dict=None):
         """The Trainer's save; an adapter folder also gets the generation config that stops at the EOT."""
@@ -126,23 +150,40 @@ class LimaSFTTrainer(SFTTrainer):
         if is_peft_model(self.model) and self.args.should_save:
             self.model.get_base_model().generation_config.save_pretrained(output_dir or self.args.output_dir)
 
+    def _training_data_facts(self) -> dict:
+        """``{"train_examples": ..., "train_examples_eot_trimmed": ...}`` of the prepared training split
+        (``{}`` for streamed or packed data, whose texts are not counted one by one); logs a warning when
+        trimming at ``max_length`` removed the final EOT of some texts (the model then learns less to stop)."""
+        dataset = self.train_dataset
+        if dataset is None or self.args.packing or not hasattr(dataset, "column_names") or "input_ids" not in dataset.column_names:
+            return {}
+        eot_id = self.processing_class.convert_tokens_to_ids(self.args.eot_token)
+        trimmed = count_trimmed_eot(dataset["input_ids"], self.args.max_length, eot_id)
+        if trimmed:
+            logger.warning(
+                "%d of %d training texts are longer than max_length=%d tokens and lose their final end-of-turn "
+                "token when trimmed (the paper's trimming); raise max_length to keep it",
+                trimmed, len(dataset), self.args.max_length,
+            )
+        return {"train_examples": len(dataset), "train_examples_eot_trimmed": trimmed}
+
     def create_model_card(self, model_name=None, dataset_name=None, tags=None):
         """Write LIMA's model card (:func:`lima_hf.hub.build_model_card`) to ``output_dir/README.md``: the Hub
         metadata, the training hyper-parameters and how to chat with plain ``transformers``. The Trainer calls
         this at each checkpoint and before ``push_to_hub``, so a recipe's ``push_to_hub: true`` publishes it."""
         if not self.is_world_process_zero():
             return
-        from lima_hf.hub import build_model_card
+        from lima_hf.hub import base_model_id, build_model_card
 
-        base_model = get_config_model_id(self.model.config)
         card = build_model_card(
             self.args.output_dir,
             self.args.hub_model_id or model_name or os.path.basename(os.path.abspath(self.args.output_dir)),
-            base_model=base_model if base_model and not os.path.isdir(base_model) else None,
+            base_model=base_model_id(get_config_model_id(self.model.config)),
             datasets=[dataset_name] if dataset_name and not os.path.exists(dataset_name) else (),
             tags=[tags] if isinstance(tags, str) else list(tags or ()),
             training_args=self.args.to_dict(),
             adapter=is_peft_model(self.model),
+            trainer_state=dataclasses.asdict(self.state),
         )
         card.save(os.path.join(self.args.output_dir, "README.md"))
 
