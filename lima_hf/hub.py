@@ -307,10 +307,10 @@ def base_model_id(name_or_path: str | os.PathLike | None) -> str | None:
     if path.name == BUNDLED_MODEL_NAME:
         return BUNDLED_BASE_MODEL
     if not path.exists():
-        return name if _REPO_ID.match(name) and "/" in name else None
-    cached = re.search(r"models--([\w.-]+)--([\w.-]+)/snapshots/[^/]+$", name)
-    if cached:
-        return f"{cached.group(1)}/{cached.group(2)}"
+        return name if "/" in name and _is_repo_id(name) else None
+    parts = path.parts
+    if len(parts) >= 3 and parts[-2] == "snapshots" and parts[-3].startswith("models--"):
+        return parts[-3][len("models--"):].replace("--", "/", 1)
     return _default_base_model(path) if path.is_dir() else None
 
 
