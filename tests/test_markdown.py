@@ -77,6 +77,9 @@ def test_tables_become_gfm_tables_with_header_and_separator():
 def test_superscripts_stay_apart_from_the_word():
     html = "<p>algorithms<sup>1</sup>, x<sup>2</sup>, e<sup>i pi</sup>, note<sup>[3]</sup>, the 19<sup>th</sup> century</p>"
     assert html_to_markdown(html) == "algorithms^1, x^2, e^(i pi), note[3], the 19th century"
+    # a citation link set as a superscript goes with the link; a linked footnote number stays
+    html = '<p>Feynman<sup><a href="https://x.org/p">study</a></sup> and Deutsch<sup><a href="#fn1">1</a></sup>.</p>'
+    assert html_to_markdown(html) == "Feynman and Deutsch^1."
     # small print (a footnote's own text set in <sup>) stays plain text
     assert html_to_markdown("<p><sup>1 Here, algorithms that run in polynomial time.</sup></p>") == (
         "1 Here, algorithms that run in polynomial time.")

@@ -11,7 +11,8 @@ and other HTML tags" are removed, "retaining only code blocks and lists". Here t
   ``<script>``, ``<style>`` and comments disappear with their content;
 - tables become GFM tables (a header row, a ``| --- |`` separator, ``|`` in cells escaped);
 - a short ``<sup>`` becomes ``^1`` / ``^(a b)`` so that footnote markers and exponents stay apart from the
-  word ("algorithms^1", "x^2"), except ordinal suffixes ("19th"); every other tag (``<strong>``, ``<em>``,
+  word ("algorithms^1", "x^2"), except ordinal suffixes ("19th"); a superscript that is only a citation
+  link ("Feynman<sup><a>study</a></sup>") goes with its link; every other tag (``<strong>``, ``<em>``,
   ``<span>``, ``<sub>``, ...) is dropped and its text kept;
 - entities are unescaped (the HTML parser decodes them); a line of text that Markdown would read as a bullet,
   heading, blockquote or rule ("* note", "# 1", "> x", "---") gets a backslash before its marker
@@ -45,6 +46,7 @@ _SPACES = re.compile(r" {2,}")
 _BLOCK_MARKER = re.compile(r"^(?:[*+-](?=\s|$)|#{1,6}(?=\s|$)|>|(?:[-*_=] *){3,}$)")
 _SHORT_SUPERSCRIPT = 12  # longer <sup> text is small print (a footnote's own text), kept as plain text
 _URL_TEXT = re.compile(r"^(?:https?|ftp)://([^/\s:?#]+)[^\s]*$|^(www\.[^/\s:?#]+)[^\s]*$", re.IGNORECASE)
+_FOOTNOTE_MARKER = re.compile(r"^\[?(?:\d+|[a-z]|[*†‡§])\]?$")
 _ORDINAL_SUFFIX = re.compile(r"^(?:st|nd|rd|th|e|er|re|ème|o|a|º|ª)$", re.IGNORECASE)
 
 
@@ -175,6 +177,9 @@ def _superscript(element) -> str:
     text = _clean_paragraph(_inline_children(element)).replace("\n", " ")
     if not text or len(text) > _SHORT_SUPERSCRIPT:
         return text
+    links = [child for child in element if _tag(child) == "a"]
+    if links and not _FOOTNOTE_MARKER.match(text) and text == _clean_paragraph(_link_text(links[0])):
+        return ""  # a citation link set as a superscript ("Feynman<sup><a>study</a></sup>"): its target is gone
     previous = element.getprevious()
     before = (previous.tail if previous is not None else element.getparent().text) or ""
     if _ORDINAL_SUFFIX.match(text) and before[-1:].isdigit():
