@@ -3,8 +3,8 @@
 Every dump file (Posts.xml, Comments.xml, of every era since 2009) is ``<?xml ...?>``, the root tag, then
 one ``<row .../>`` per line, all values as XML attributes. :func:`iter_rows` walks the lines of a byte
 stream and yields the raw bytes of each row; a caller reads the few attributes its rules need with
-:func:`attribute` (a regular expression on the raw bytes: a raw ``"`` cannot occur inside an attribute
-value, so this is exact) and fully parses, with :func:`parse_row` (lxml), only the rows it keeps. Most rows
+:func:`attribute` (a regular expression on the raw bytes: a raw ``"`` cannot occur inside a double-quoted
+attribute value) and fully parses, with :func:`parse_row` (lxml), only the rows it keeps. Most rows
 (low-scoring answers, questions below a site's top-K, comments on other posts) are thus never parsed,
 which is what makes the step faster than a bare ``lxml.etree.iterparse`` pass over the same file.
 
