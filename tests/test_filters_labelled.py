@@ -110,7 +110,7 @@ def test_false_hits_found_by_labelling_pass(text):
 @pytest.mark.parametrize("text", [
     "I think this myth took hold.", 'For example: "I like lunch here" works because I have tried it.',
     "> a quote\n\nBut I disagree.", "As mentioned above by others, it fails.", "As noted in another answer, no.",
-    "(emphasis mine)",
+    "(emphasis mine)", 'A 12" pizza feeds two, and I think a 14" one feeds three.',
 ])
 def test_real_hits_are_still_caught(text):
     assert first_person_match(text) or other_answer_reference(text)

@@ -41,7 +41,9 @@ FIRST_PERSON_PATTERN = re.compile(
     r"|\b[Mm](?:y|e|ine|yself)\b(?!-)"
 )
 # Quoted words (speech, glosses, a word under discussion) and blockquoted lines are not the author's voice.
-QUOTED_PATTERN = re.compile(r'"[^"\n]{1,300}"|“[^”\n]{1,300}”|&quot;(?:(?!&quot;)[^\n]){1,300}&quot;')
+# An opening quote follows a space or punctuation, not a digit (12" is inches), and the closing one ends a word.
+QUOTED_PATTERN = re.compile(r'(?<![\w"])"(?=\S)[^"\n]{1,300}(?<=\S)"(?!\w)|“[^”\n]{1,300}”'
+                            r'|&quot;(?:(?!&quot;)[^\n]){1,300}&quot;')
 BLOCKQUOTE_LINE_PATTERN = re.compile(r"(?m)^[ \t]*>.*$")
 
 # References to other answers, comments, users or the site itself: the answer is not self-contained.
