@@ -406,6 +406,7 @@ def build_model_card(
 
     if evaluation_dir is not None:
         sections += ["## Evaluation", _evaluation_section(Path(evaluation_dir))]
+        data.eval_results = eval_results(evaluation_dir, data.model_name, datasets[0] if datasets else None) or None
 
     sections += [
         "## Framework versions",
@@ -413,8 +414,58 @@ def build_model_card(
         "## Citation",
         f"```bibtex\n{CITATION}\n```",
     ]
-    content = f"---\n{data.to_yaml()}\n---\n\n" + "\n\n".join(sections) + "\n"
-    return ModelCard(content)
+    return ModelCard.from_template(data, template_str=_CARD_TEMPLATE, body="\n\n".join(sections))
+
+
+_CARD_TEMPLATE = "---\n{{ card_data }}\n---\n\n{{ body }}\n"
+"""The model card: the Hub metadata (``ModelCardData``, with ``model-index`` from evaluation reports) and the
+sections built above."""
+
+
+def eval_results(report_dir: str | os.PathLike, model_name: str, dataset: str | None = None) -> list:
+    """``huggingface_hub.EvalResult`` entries (the card's ``model-index``) for ``model_name`` from the
+    ``report.json`` files of ``lima-hf evaluate`` below ``report_dir``: mean helpfulness (likert), win and
+    win-or-tie rates against each baseline (pairwise), shares rated Excellent and Pass or better (absolute).
+    A Likert or absolute report with several systems counts only the one named ``model_name``; ``dataset``
+    names the prompts' dataset (default: GAIR/lima, the paper's)."""
+    import math
+
+    from huggingface_hub import EvalResult
+
+    results = []
+    for path in sorted(Path(report_dir).rglob("report.json")):
+        figures = _read_json(path) or {}
+        kind = figures.get("kind")
+        metrics = []
+        if kind == "pairwise":  # its `system` is the model compared with the baselines
+            for baseline, summary in (figures.get("baselines") or {}).items():
+                rates = summary.get("rates") or {}
+                metrics += [("lima_preference", f"win rate vs {baseline}", rates.get("win")),
+                            ("lima_preference", f"win or tie rate vs {baseline}",
+                             (rates.get("win") or 0) + (rates.get("tie") or 0) if "win" in rates else None)]
+            ours = figures.get("system")
+        elif kind in ("likert", "absolute"):
+            systems = figures.get("systems") or {}
+            ours = model_name if model_name in systems else next(iter(systems)) if len(systems) == 1 else None
+            summary = systems.get(ours) or {}
+            if kind == "likert":
+                metrics.append(("lima_likert", "helpfulness (1-6)", summary.get("mean")))
+            else:
+                rates = summary.get("rates") or {}
+                metrics += [("lima_absolute", "Excellent rate", rates.get("Excellent")),
+                            ("lima_absolute", "Pass or Excellent rate",
+                             (rates.get("Pass") or 0) + (rates.get("Excellent") or 0) if rates else None)]
+        else:
+            continue
+        prompts = (figures.get("prompts") or {}).get(ours) or "LIMA prompts"
+        for metric_type, metric_name, value in metrics:
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                results.append(EvalResult(
+                    task_type="text-generation", task_name=f"Chat, judged as in LIMA ({kind})",
+                    dataset_type=dataset or "GAIR/lima", dataset_name=str(prompts), metric_type=metric_type,
+                    metric_name=metric_name, metric_value=round(float(value), 4),
+                ))
+    return results
 
 
 def _adapter_rows(folder: Path) -> list[tuple[str, str]]:

@@ -273,3 +273,34 @@ def test_push_to_hub_in_a_recipe_uploads_through_the_trainer(hub, tiny_model, tm
     assert "pipeline_tag: text-generation" in card and "library_name: transformers" in card
     assert "Chat with it (plain `transformers`)" in card and "zhou2023lima" in card
     _assert_token_absent(out.out, out.err, folders=[tmp_path / "out"])
+
+
+def test_card_metadata_base_model_and_model_index_parse_with_huggingface_hub(tmp_path):
+    """base_model of a Hub-cache folder and model-index from lima-hf evaluate reports, read back by
+    huggingface_hub's own parser."""
+    from huggingface_hub import ModelCard
+
+    from lima_hf.evaluation.reports import write_report
+    from lima_hf.hub import base_model_id, build_model_card
+
+    snapshot = tmp_path / "hub" / "models--org--base-model" / "snapshots" / "0123abcd"
+    snapshot.mkdir(parents=True)
+
+    reports = tmp_path / "reports"
+    write_report(reports / "likert", "Helpfulness", {"kind": "likert", "systems": {
+        "lima-tiny": {"mean": 4.25}, "other": {"mean": 3.0}}, "prompts": {"lima-tiny": "test split"}}, "| x |")
+    write_report(reports / "pairwise", "Preference", {"kind": "pairwise", "system": "lima-tiny", "baselines": {
+        "gpt4": {"rates": {"win": 0.25, "tie": 0.5, "loss": 0.25}}}}, "| x |")
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")  # transformers 5 writes no _name_or_path
+    card = build_model_card(tmp_path / "model", "lima/lima-tiny", base_model=base_model_id(snapshot),
+                            evaluation_dir=reports)
+    card.save(tmp_path / "README.md")
+    data = ModelCard.load(tmp_path / "README.md").data
+    assert data.base_model == "org/base-model"
+    results = {(r.metric_type, r.metric_name): r.metric_value for r in data.eval_results}
+    assert results == {("lima_likert", "helpfulness (1-6)"): 4.25,
+                       ("lima_preference", "win rate vs gpt4"): 0.25,
+                       ("lima_preference", "win or tie rate vs gpt4"): 0.75}
+    assert {r.dataset_type for r in data.eval_results} == {"GAIR/lima"}
+    assert data.to_dict()["model-index"][0]["name"] == "lima-tiny"
