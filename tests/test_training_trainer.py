@@ -243,4 +243,3 @@ class StopAfter(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step >= self.steps:
             control.should_training_stop = True
-
