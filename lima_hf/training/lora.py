@@ -136,16 +136,17 @@ def merge_adapter(
     """Merge an adapter into its base model and save a plain ``transformers`` model folder; returns it.
 
     The base is loaded unquantized (``dtype``, default as saved) even for a QLoRA adapter: merging into 4-bit
-    weights would round the update away. The folder gets the merged weights, the adapter's tokenizer (with
-    ``<|eot|>`` and the chat template) and its generation config (stopping at ``<|eot|>``).
+    weights would round the update away. ``output_dir`` follows lima-hf's output policy
+    (:func:`lima_hf.io.atomic_folder`: new, empty or an earlier lima-hf output). The folder gets the merged
+    weights, the adapter's tokenizer (with ``<|eot|>`` and the chat template) and its generation config
+    (stopping at ``<|eot|>``).
     """
-    output_dir = Path(output_dir)
-    if output_dir.exists() and any(output_dir.iterdir()):
-        from lima_hf.errors import ConfigError
+    from lima_hf.io import atomic_folder, check_output_not_input
 
-        raise ConfigError(f"{output_dir} exists and is not empty: merge into a new folder")
+    check_output_not_input(output_dir, [adapter_dir, base_model])
     model, tokenizer = load_adapter(adapter_dir, base_model, dtype=dtype)
     merged = model.merge_and_unload()
-    merged.save_pretrained(output_dir)
-    tokenizer.save_pretrained(output_dir)
-    return output_dir
+    with atomic_folder(output_dir) as staging:  # lima-hf's output policy: staged, swapped in, never over foreign files
+        merged.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+    return Path(output_dir)
