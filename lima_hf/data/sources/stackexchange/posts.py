@@ -122,7 +122,7 @@ def scan_posts(
     read it again with :func:`scan_posts_parsed`.
     """
     heap = _TopQuestions(top_k, ordered=True, rank=rank)
-    floor = min_answer_score
+    floor, top, early = min_answer_score, heap.heap, heap.early
     post_types = heap.scan.post_types
     last_id = 0
 
@@ -146,7 +146,7 @@ def scan_posts(
         post_id, post_type = int(head.group(1)), int(head.group(2))
         if post_id <= last_id:
             raise LayoutDeparture(f"{name}:{line}", f"ids not increasing (Id {post_id} after {last_id})")
-        last_id = heap.last_id = post_id
+        last_id = post_id
         post_types[post_type] = post_types.get(post_type, 0) + 1
         if post_type not in (QUESTION, ANSWER):
             continue
@@ -158,10 +158,13 @@ def scan_posts(
             continue
         score = int(found.group(1))
         if post_type == QUESTION:
-            if heap.admits(score, post_id):
-                heap.add_question(parse(row, line), score, post_id)
-            else:
-                heap.seen_question(post_id)
+            # most questions do not enter the heap: that test inline, the rest in _TopQuestions
+            key = score if rank is None else rank(post_id)
+            if len(top) >= top_k and (key, -post_id, post_id) <= top[0]:
+                if early:
+                    early.pop(post_id, None)
+                continue
+            heap.add_question(parse(row, line), score, post_id)
         elif post_type == ANSWER and (floor is None or score >= floor):
             found = _PARENT.search(row)
             if found is None:
@@ -170,6 +173,7 @@ def scan_posts(
                                 on_skip)
                 continue
             parent = int(found.group(1))
+            heap.last_id = last_id
             if heap.wants_answer(parent, score, post_id):
                 heap.add_answer(parent, parse(row, line))
     return heap.result()
