@@ -6,9 +6,10 @@ import pytest
 import zstandard
 
 from lima_hf.data.sources import reddit
+from lima_hf.data.sources.reddit import pushshift
 from lima_hf.io import InputError
 
-SAMPLES = reddit.Path(reddit.__file__).resolve().parents[2] / "resources" / "samples" / "reddit"
+SAMPLES = reddit.Path(reddit.__file__).resolve().parents[3] / "resources" / "samples" / "reddit"
 
 
 def _curate(path, **kw):
@@ -62,7 +63,7 @@ def test_real_pushshift_files(shared_data):
     scores = [r["score"] for r in result.records]
     assert scores == sorted(scores, reverse=True)
     assert result.rejection_counts()["body_removed"] > 1000
-    comments = list(reddit.iter_zst_lines(shared_data / "pushshift" / "RC_2005-12.zst"))
+    comments = list(pushshift.iter_zst_lines(shared_data / "pushshift" / "RC_2005-12.zst"))
     assert len(comments) == 1075 and comments[-1][0] == 1075
 
 
@@ -157,9 +158,9 @@ def test_kind_is_read_from_the_content_whatever_the_name(tmp_path):
     _zst(folder / "askreddit-2019.ndjson.zstd", submissions)
     _zst(folder / "RC_misnamed_submissions.zst", comments)
     (folder / "README.md").write_text("not a dump\n")
-    assert reddit.content_kind(folder / "askreddit-2019.ndjson.zstd") == "submissions"
-    assert reddit.file_kind(folder / "RC_misnamed_submissions.zst") == "comments"
-    assert reddit.file_kind(folder / "README.md") is None
+    assert pushshift.content_kind(folder / "askreddit-2019.ndjson.zstd") == "submissions"
+    assert pushshift.file_kind(folder / "RC_misnamed_submissions.zst") == "comments"
+    assert pushshift.file_kind(folder / "README.md") is None
     assert [r["id"] for r in _curate(folder).records] == ["reddit/askreddit/c1"]
     assert [r["id"] for r in _curate(folder / "askreddit-2019.ndjson.zstd").records] == ["reddit/askreddit/c1"]
     unclear = _zst(tmp_path / "dump.zst", [{"id": "z"}])
@@ -171,4 +172,4 @@ def test_real_files_are_recognised_by_content(shared_data, tmp_path):
     for name, kind in (("AskMen_submissions.zst", "submissions"), ("RC_2005-12.zst", "comments")):
         renamed = tmp_path / f"{kind}.bin"
         renamed.write_bytes((shared_data / "pushshift" / name).read_bytes())
-        assert reddit.file_kind(renamed) == kind
+        assert pushshift.file_kind(renamed) == kind

@@ -11,7 +11,7 @@ from lima_hf.data.sources import lima_release, reddit
 from lima_hf.io import write_jsonl
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "dataset_scripts"
-SAMPLES = Path(reddit.__file__).resolve().parents[2] / "resources" / "samples" / "reddit"
+SAMPLES = Path(reddit.__file__).resolve().parents[3] / "resources" / "samples" / "reddit"
 
 
 def _script(name):

@@ -1,0 +1,231 @@
+"""Pushshift Reddit dumps: r/WritingPrompts (train) and r/AskReddit (test prompts).
+
+Input: a Pushshift ``.zst`` file or a folder of them: per-subreddit files (``<Subreddit>_submissions.zst``,
+``<Subreddit>_comments.zst``) or monthly dumps of all of Reddit (``RS_YYYY-MM.zst`` submissions,
+``RC_YYYY-MM.zst`` comments). Each is zstandard-compressed NDJSON, written with a long window, so it is
+decompressed as a stream with ``max_window_size=2**31``; nothing is held but the candidates.
+
+- **WritingPrompts**: submissions tagged ``[WP]`` (tag stripped), not removed, deleted, stickied or NSFW,
+  ranked by score (most upvoted first); each paired with its top-scored top-level comment (``parent_id``
+  ``t3_<submission id>``; not deleted, removed, stickied or by a bot, length within the configured window).
+- **AskReddit**: self-contained, title-only questions (empty body, a question mark, no reference to a
+  picture, "this", the body, ...), ranked by score; prompt only (test set).
+
+The paper chose both sets by hand. This source ranks the candidates (``records``, best first, and a compact
+``extras["ranked_candidates"]`` list for curators); the final choice is a curation manifest's ``select:``
+list (see :mod:`lima_hf.data.manifest`), or the top of the ranking when there is none.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from lima_hf.data.records import SourceResult, make_record, make_rejection
+from lima_hf.data.sources.bad_input import raise_or_skip
+from lima_hf.data.sources.base import CardEntry, SourceConfig
+from lima_hf.data.sources.reddit.askreddit import askreddit_question
+from lima_hf.data.sources.reddit.pushshift import (
+    input_files,
+    iter_zst_lines,
+    slim,
+    tie_break,
+)
+from lima_hf.data.sources.reddit.writingprompts import top_comments, writingprompt
+from lima_hf.io import InputError
+
+NAME = "reddit"
+LICENSE = "Reddit user content via the Pushshift archive (no license granted; research use)"
+_CREDIT = "The Reddit users named in each row's `author`; data from the Pushshift archive."
+LABELS = {
+    "writingprompts": CardEntry(
+        "r/WritingPrompts (Pushshift)",
+        "Most upvoted `[WP]` submissions (tag stripped) paired with their top-scored top-level comment; the final "
+        "choice from the curation manifest.",
+        LICENSE,
+        _CREDIT,
+    ),
+    "askreddit": CardEntry(
+        "r/AskReddit (Pushshift)",
+        "Self-contained, title-only questions, ranked by score; the final choice from the curation manifest. "
+        "Prompts only (test set).",
+        LICENSE,
+        _CREDIT,
+    ),
+}
+@dataclass
+class Config(SourceConfig):
+    """Options of the Reddit source. ``input``: a Pushshift ``.zst`` file or a folder of them."""
+
+    writingprompts_subreddit: str = field(
+        default="WritingPrompts", metadata={"help": "Subreddit of the story prompts (empty: skip)."}
+    )
+    askreddit_subreddit: str = field(
+        default="AskReddit", metadata={"help": "Subreddit of the test questions (empty: skip)."}
+    )
+    writingprompts_tags: list[str] = field(
+        default_factory=lambda: ["WP"],
+        metadata={"help": "Title tags accepted as prompts ([WP]; not [EU], [IP], [OT], ...)."},
+    )
+    max_candidates: int = field(
+        default=1000,
+        metadata={"help": "Candidates kept per subreddit (highest scores); manifest choices must be among them."},
+    )
+    min_submission_score: int = field(default=1, metadata={"help": "Minimum score of a submission."})
+    min_comment_score: int = field(default=1, metadata={"help": "Minimum score of the paired top-level comment."})
+    min_response_chars: int = field(
+        default=500, metadata={"help": "Minimum length of a story (characters, after cleaning)."}
+    )
+    max_response_chars: int = field(
+        default=8000, metadata={"help": "Maximum length of a story (characters, after cleaning)."}
+    )
+    min_question_words: int = field(default=4, metadata={"help": "Minimum number of words of an AskReddit question."})
+    max_question_chars: int = field(
+        default=300, metadata={"help": "Maximum length of an AskReddit question (Reddit allows 300)."}
+    )
+
+
+def _post_rejection(post: dict) -> str | None:
+    if post.get("over_18"):
+        return "nsfw"
+    if post.get("stickied") or post.get("distinguished") == "moderator":
+        return "stickied"
+    if post.get("removed_by_category") or post.get("title") in ("[deleted]", "[removed]"):
+        return "removed"
+    return None
+
+
+def _scan(path: Path, config: Config, result: SourceResult) -> Iterator[dict]:
+    errors: list[InputError] = []
+    for _, obj in tqdm(
+        iter_zst_lines(path, on_error=config.on_error, errors=errors),
+        desc=f"reddit {path.name}",
+        unit=" lines",
+        leave=False,
+    ):
+        yield obj
+    for error in errors:
+        raise_or_skip(error, on_error="skip", rejections=result.rejections, source=NAME, id=str(error).split(": ")[0])
+
+
+def curate(config: Config) -> SourceResult:
+    """Ranked WritingPrompts pairs and AskReddit questions (records), plus ``extras["ranked_candidates"]``."""
+    if not config.input:
+        raise InputError("reddit: --input (a Pushshift .zst file or a folder of them) is required")
+    files = input_files(Path(config.input))
+    wp_sub = config.writingprompts_subreddit.lower()
+    ask_sub = config.askreddit_subreddit.lower()
+    result = SourceResult(extras={"ranked_candidates": []})
+    wp_heap: list[tuple] = []
+    ask_heap: list[tuple] = []
+    seen: set[str] = set()
+
+    def keep(heap, score, post_id, item):
+        entry = (score, tie_break(post_id), item)
+        if len(heap) < config.max_candidates:
+            heapq.heappush(heap, entry)
+        elif entry[:2] > heap[0][:2]:
+            heapq.heapreplace(heap, entry)
+
+    for kind, path in files:
+        if kind != "submissions":
+            continue
+        for post in _scan(path, config, result):
+            sub = str(post.get("subreddit") or "").lower()
+            if sub not in (wp_sub, ask_sub) or not post.get("id"):
+                continue
+            tag = "writingprompts" if sub == wp_sub else "askreddit"
+            post_id = str(post["id"])
+            if post_id in seen:  # the same post in a per-subreddit file and a monthly dump
+                continue
+            seen.add(post_id)
+            reason = _post_rejection(post)
+            score = int(post.get("score") or 0)
+            if reason is None and score < config.min_submission_score:
+                reason = "low_score"
+            if tag == "writingprompts":
+                prompt = writingprompt(post.get("title") or "", config.writingprompts_tags)
+                if reason is None and prompt is None:
+                    reason = "not_a_writing_prompt"
+                if reason is None and not prompt:
+                    reason = "empty_prompt"
+            else:
+                prompt, why = askreddit_question(post, config)
+                reason = reason or (why or None)
+            if reason:
+                result.rejections.append(make_rejection(source=tag, id=f"reddit/{tag}/{post_id}", reason=reason))
+                continue
+            item = {"post": slim(post), "prompt": prompt}
+            keep(wp_heap if tag == "writingprompts" else ask_heap, score, post_id, item)
+
+    wp = {item["post"]["id"] for _, _, item in wp_heap}
+    comments = (c for kind, path in files if kind == "comments" and wp for c in _scan(path, config, result))
+    best, rejected_comments = top_comments(comments, wp, config)
+    _ranked_records(result, wp_heap, ask_heap, best, rejected_comments)
+    return result
+
+
+def _ranked_records(result: SourceResult, wp_heap: list, ask_heap: list, best: dict, rejected_comments: dict) -> None:
+    """The kept candidates of both subreddits, best first, as records and ``ranked_candidates`` rows."""
+    for heap, tag in ((wp_heap, "writingprompts"), (ask_heap, "askreddit")):
+        ranked = [item for _, _, item in sorted(heap, key=lambda e: e[:2], reverse=True)]
+        for rank, item in enumerate(ranked, start=1):
+            post = item["post"]
+            record_id = f"reddit/{tag}/{post['id']}"
+            messages = [{"role": "user", "content": item["prompt"]}]
+            pair = best.get(post["id"]) if tag == "writingprompts" else None
+            row = {
+                "rank": rank,
+                "id": record_id,
+                "source": tag,
+                "score": post["score"],
+                "num_comments": post.get("num_comments"),
+                "title": post.get("title"),
+                "eligible": True,
+            }
+            if tag == "writingprompts":
+                if pair is None:
+                    reasons = rejected_comments.get(post["id"], {})
+                    detail = (
+                        ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items()))
+                        or "no top-level comment in the input"
+                    )
+                    result.rejections.append(
+                        make_rejection(source=tag, id=record_id, reason="no_eligible_comment", detail=detail)
+                    )
+                    result.extras["ranked_candidates"].append(
+                        {**row, "eligible": False, "reason": "no_eligible_comment"}
+                    )
+                    continue
+                messages.append({"role": "assistant", "content": pair["text"]})
+                row["response_score"] = pair["comment"]["score"]
+            result.extras["ranked_candidates"].append(row)
+            authors = [f"u/{post.get('author')}"] + ([f"u/{pair['comment'].get('author')}"] if pair else [])
+            result.records.append(
+                make_record(
+                    id=record_id,
+                    source=tag,
+                    messages=messages,
+                    url=f"https://www.reddit.com{post['permalink']}"
+                    if post.get("permalink")
+                    else f"https://www.reddit.com/comments/{post['id']}/",
+                    author=", ".join(authors),
+                    license=LICENSE,
+                    source_id=post["id"] + (f"/{pair['comment']['id']}" if pair else ""),
+                    score=post["score"],
+                    metadata={
+                        "rank": rank,
+                        "subreddit": post.get("subreddit"),
+                        "created_utc": post.get("created_utc"),
+                        **(
+                            {"comment_id": pair["comment"]["id"], "comment_score": pair["comment"]["score"]}
+                            if pair
+                            else {}
+                        ),
+                    },
+                )
+            )
