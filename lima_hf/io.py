@@ -396,3 +396,15 @@ def read_yaml(path: str | os.PathLike, what: str = "YAML file") -> tuple[Any, ya
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         raise InputError(f"{where}: malformed YAML ({getattr(err, 'problem', None) or err})") from err
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """The JSON value in ``path``, or ``None`` when the file does not exist; malformed JSON raises
+    :class:`InputError` naming the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}:{err.lineno}: malformed JSON ({err.msg})") from err

@@ -164,27 +164,55 @@ def write_dataset_folder(
     return output_dir
 
 
-def dataset_folder_configs(path: str | os.PathLike) -> dict[str, dict[str, Path]]:
-    """``{config: {split: shard path}}`` of a dataset folder, read from its card's YAML ``configs:``."""
+def read_card(path: str | os.PathLike):
+    """The ``huggingface_hub.DatasetCard`` of a dataset folder; a missing or malformed card raises
+    :class:`~lima_hf.io.InputError`."""
+    import yaml
     from huggingface_hub import DatasetCard
 
+    readme = Path(path) / "README.md"
+    if not readme.is_file():
+        raise InputError(f"{path}: no README.md dataset card (write the folder with `lima-hf build-dataset`)")
+    try:
+        return DatasetCard.load(readme)
+    except (ValueError, yaml.YAMLError) as err:
+        raise InputError(f"{readme}: malformed dataset card metadata ({err})") from err
+
+
+def _data_files(entry: Any) -> list[tuple[str, list[str]]]:
+    """``(split, path patterns)`` of a card's ``configs`` entry, in any form the Hub accepts (a pattern, a list
+    of patterns, ``{split, path}`` mappings whose path is a pattern or a list)."""
+    files = entry.get("data_files") or []
+    files = [files] if isinstance(files, (str, dict)) else files
+    result = []
+    for item in files:
+        split, paths = (item.get("split", "train"), item.get("path")) if isinstance(item, dict) else ("train", item)
+        result.append((str(split), [paths] if isinstance(paths, str) else list(paths or [])))
+    return result
+
+
+def dataset_folder_configs(path: str | os.PathLike) -> dict[str, dict[str, list[Path]]]:
+    """``{config: {split: shard paths}}`` of a dataset folder, read from its card's YAML ``configs:``; a config
+    without a name or files, or a pattern that matches no file, raises :class:`~lima_hf.io.InputError`."""
     path = Path(path)
     readme = path / "README.md"
-    if not readme.is_file():
-        raise InputError(f"{path}: not a dataset folder (no README.md)")
-    entries = DatasetCard.load(readme).data.to_dict().get("configs") or []
-    if not entries:
-        raise InputError(f"{readme}: the card declares no 'configs:'")
-    result: dict[str, dict[str, Path]] = {}
+    entries = read_card(path).data.to_dict().get("configs")
+    if not isinstance(entries, list) or not entries:
+        raise InputError(f"{readme}: the card's YAML declares no 'configs' (which files make which split)")
+    result: dict[str, dict[str, list[Path]]] = {}
     for entry in entries:
-        splits = {}
-        for data_file in entry.get("data_files", []):
-            shards = sorted(path.glob(data_file["path"]))
-            if not shards:
-                raise InputError(
-                    f"{readme}: config '{entry['config_name']}' split '{data_file['split']}': "
-                    f"no file matches {data_file['path']}"
-                )
-            splits[data_file["split"]] = shards
-        result[entry["config_name"]] = splits
+        name = entry.get("config_name") if isinstance(entry, dict) else None
+        if not name:
+            raise InputError(f"{readme}: a 'configs' entry has no config_name: {entry!r}")
+        data_files = _data_files(entry)
+        if not data_files:
+            raise InputError(f"{readme}: config {name!r} lists no data_files")
+        splits: dict[str, list[Path]] = {}
+        for split, patterns in data_files:
+            for pattern in patterns:
+                shards = sorted(path.glob(pattern))
+                if not shards:
+                    raise InputError(f"{readme}: config {name!r} split {split!r} names {pattern!r}, which matches no file")
+                splits.setdefault(split, []).extend(shards)
+        result[name] = splits
     return result

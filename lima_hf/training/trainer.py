@@ -168,12 +168,12 @@ class LimaSFTTrainer(SFTTrainer):
         return {"train_examples": len(dataset), "train_examples_eot_trimmed": trimmed}
 
     def create_model_card(self, model_name=None, dataset_name=None, tags=None):
-        """Write LIMA's model card (:func:`lima_hf.hub.build_model_card`) to ``output_dir/README.md``: the Hub
+        """Write LIMA's model card (:func:`lima_hf.model_card.build_model_card`) to ``output_dir/README.md``: the Hub
         metadata, the training hyper-parameters and how to chat with plain ``transformers``. The Trainer calls
         this at each checkpoint and before ``push_to_hub``, so a recipe's ``push_to_hub: true`` publishes it."""
         if not self.is_world_process_zero():
             return
-        from lima_hf.hub import base_model_id, build_model_card
+        from lima_hf.model_card import base_model_id, build_model_card
 
         card = build_model_card(
             self.args.output_dir,
