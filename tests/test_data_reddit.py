@@ -134,6 +134,7 @@ def test_malformed_line_and_truncated_file(tmp_path):
         _curate(path)
     result = _curate(path, on_error="skip")
     assert len(result.records) == 1 and result.rejections[0]["reason"] == "malformed"
+    assert result.rejections[0]["id"] == "AskReddit_submissions.zst:2"  # file:line, as every source
     data = path.read_bytes()
     path = _zst(tmp_path / "AskReddit_submissions.zst", [good] * 200)
     path.write_bytes(path.read_bytes()[:-8])

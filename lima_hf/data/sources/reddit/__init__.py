@@ -100,16 +100,17 @@ def _post_rejection(post: dict) -> str | None:
 
 
 def _scan(path: Path, config: Config, result: SourceResult) -> Iterator[dict]:
-    errors: list[InputError] = []
+    """The objects of one Pushshift file; malformed lines raised or, when skipping, logged (id ``file:line``)."""
+    skipped: list[tuple[int, InputError]] = []
     for _, obj in tqdm(
-        iter_zst_lines(path, on_error=config.on_error, errors=errors),
+        iter_zst_lines(path, on_error=config.on_error, skipped=skipped),
         desc=f"reddit {path.name}",
         unit=" lines",
         leave=False,
     ):
         yield obj
-    for error in errors:
-        raise_or_skip(error, on_error="skip", rejections=result.rejections, source=NAME, id=str(error).split(": ")[0])
+    for line, error in skipped:
+        raise_or_skip(error, on_error="skip", rejections=result.rejections, source=NAME, id=f"{path.name}:{line}")
 
 
 def curate(config: Config) -> SourceResult:

@@ -88,12 +88,12 @@ def _decompressed_chunks(path: Path, handle) -> Iterator[bytes]:
 
 
 def iter_zst_lines(
-    path: str | Path, *, on_error: str = "raise", errors: list | None = None
+    path: str | Path, *, on_error: str = "raise", skipped: list[tuple[int, InputError]] | None = None
 ) -> Iterator[tuple[int, dict]]:
     """Yield ``(line_number, object)`` from a zstandard NDJSON file, streamed with a 2**31 window.
 
     A malformed line raises :class:`InputError` naming file and line, or (``on_error="skip"``) is appended
-    to ``errors``; a truncated or corrupt file always raises, naming the last complete line.
+    to ``skipped`` as ``(line, error)`` (as :func:`lima_hf.io.read_jsonl` does); a truncated or corrupt file always raises, naming the last complete line.
     """
     path = Path(path)
     try:
@@ -114,9 +114,9 @@ def iter_zst_lines(
             return obj
         except (ValueError, UnicodeDecodeError) as err:
             error = InputError(f"{path}:{line_no}: malformed line ({err})")
-            if on_error == "raise" or errors is None:
+            if on_error == "raise" or skipped is None:
                 raise error from err
-            errors.append(error)
+            skipped.append((line_no, error))
             return None
 
     with handle:
