@@ -6,7 +6,8 @@
 POOL is a dataset folder (``lima-hf build-dataset``), a records JSONL/Parquet file (``lima-hf curate``),
 the released LIMA ``train.jsonl``, or any dataset with a ``messages`` column. OUT is a dataset folder like
 the builder's (the selection as ``default/train``; the pool folder's other splits and configs carried over),
-with a card recording the method and parameters and the report under ``selection/``.
+with a card recording the method and parameters (:mod:`lima_hf.data.selection.card`) and the report under
+``selection/``.
 """
 
 from __future__ import annotations
@@ -44,49 +45,6 @@ class SelectArguments:
                   "paper's 1-6 Likert rubric and use the grade as the 'judge' quality signal. Judgments are "
                   "cached in OUTPUT.judgments/ so an interrupted run resumes."},
     )
-
-
-_RUNTIME_OPTIONS = ("embedding_cache_dir", "device", "show_progress", "embedding_batch_size", "report_points")
-
-
-def selection_card(report: dict, records: list[dict], pool: str, judge: dict | None = None):
-    """The output's ``DatasetCard``: what was selected, how, and with which parameters (``judge``: the LLM
-    judge that graded the candidates, if one did)."""
-    from huggingface_hub import DatasetCard, DatasetCardData
-
-    from lima_hf.data.selection.report import report_markdown
-
-    # what determines the selection (not where the cache lives or whether bars are drawn)
-    method = {k: v for k, v in report["method"].items() if k not in _RUNTIME_OPTIONS}
-    if judge:
-        method["llm_judge"] = judge
-    licenses = sorted({r["license"] for r in records if r.get("license")})
-    data = DatasetCardData(
-        license=None,
-        pretty_name=f"LIMA-style selection of {len(records)} examples",
-        tags=["lima", "sft", "data-selection"],
-        task_categories=["text-generation"],
-        selection={"method": method["strategy"], "pool": pool, "parameters": method},
-    )
-    body = "\n".join([
-        f"# {data.pretty_name}",
-        "",
-        f"Chosen automatically by `lima-hf select` from `{pool}` ({report['counts']['pool']} candidates).",
-        "",
-        "Licenses of the selected examples (those of their original sources): "
-        + (", ".join(licenses) if licenses else "not recorded in the pool") + ".",
-        "",
-        "## Selection method and parameters",
-        "",
-        "| parameter | value |",
-        "|---|---|",
-        *[f"| `{name}` | `{value}` |" for name, value in method.items()],
-        "",
-        report_markdown(report).replace("# Selection report", "## Selection report", 1)
-        .replace("(coverage.png)", "(selection/coverage.png)").replace("(quality.png)", "(selection/quality.png)")
-        .replace("`dropped.jsonl`", "`selection/dropped.jsonl`"),
-    ])
-    return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
 
 
 def _carried_configs(pool: Path, args: SelectArguments) -> dict[str, dict[str, list[dict]]]:
@@ -139,11 +97,17 @@ def main(argv: list[str]) -> int:
     from rich.markdown import Markdown
 
     from lima_hf.data.dataset_folder import write_dataset_folder
+    from lima_hf.data.selection.card import selection_card
     from lima_hf.data.selection.pipeline import select_records
     from lima_hf.data.selection.pool import load_pool
     from lima_hf.data.selection.quality import load_judge_scores
     from lima_hf.data.selection.report import report_files
-    from lima_hf.io import InputError, check_output_not_input, check_replaceable_folder, dump_jsonl_line
+    from lima_hf.io import (
+        InputError,
+        check_output_not_input,
+        check_replaceable_folder,
+        dump_jsonl_line,
+    )
 
     inputs = [args.pool] if Path(args.pool).exists() else []
     check_output_not_input(args.output, inputs + ([config.judge_scores] if config.judge_scores else []))

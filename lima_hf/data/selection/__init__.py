@@ -20,6 +20,7 @@ _NAMES = {  # module -> the public names it defines
     "report": ("build_report", "coverage", "report_files", "report_markdown"),
     "pool": ("load_pool",),
     "quotas": ("parse_quotas", "resolve_quotas"),
+    "card": ("selection_card",),
 }
 _LAZY = {name: f"lima_hf.data.selection.{module}" for module, names in _NAMES.items() for name in names}
 
