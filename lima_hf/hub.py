@@ -39,7 +39,7 @@ from lima_hf.model_card import (  # the card's public names, importable from lim
     write_model_card,
 )
 from lima_hf.redaction import redact, register_secret
-from lima_hf.training.outputs import load_trainer_state, load_training_args
+from lima_hf.training.checkpoints import load_trainer_state, load_training_args
 
 logger = logging.getLogger(__name__)
 

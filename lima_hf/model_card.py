@@ -19,7 +19,7 @@ import yaml
 from lima_hf.io import InputError, atomic_open, read_json
 from lima_hf.models import BUNDLED_MODEL_NAME
 from lima_hf.paper import CITATION, PAPER_URL
-from lima_hf.training.outputs import load_trainer_state, load_training_args
+from lima_hf.training.checkpoints import load_trainer_state, load_training_args
 
 logger = logging.getLogger(__name__)
 

@@ -1,11 +1,18 @@
-"""Which ``checkpoint-<step>/`` folders of a training run are complete (a run killed while saving one
-leaves it half-written: no ``trainer_state.json``, a 0-byte ``optimizer.pt``, missing weight shards)."""
+"""A training run's output folder read back: its ``checkpoint-<step>/`` folders and which are complete (a run
+killed while saving one leaves it half-written: no ``trainer_state.json``, a 0-byte ``optimizer.pt``, missing
+weight shards), the ``trainer_state.json`` (steps, epochs, losses) and the Trainer's pickled ``training_args.bin``."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import pickle
 from pathlib import Path
+
+from lima_hf.io import read_json
+
+logger = logging.getLogger(__name__)
 
 _WEIGHTS = ("model.safetensors", "pytorch_model.bin", "adapter_model.safetensors", "adapter_model.bin")
 _INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
@@ -45,9 +52,7 @@ def incomplete_reason(folder: str | os.PathLike) -> str | None:
 def last_complete_checkpoint(output_dir: str | os.PathLike) -> tuple[Path | None, list[tuple[Path, str]]]:
     """The newest complete ``checkpoint-<step>`` of ``output_dir`` (``None`` if none) and the newer
     incomplete ones skipped, each with its reason."""
-    from transformers.trainer_utils import sort_checkpoints
-
-    folders = [Path(p) for p in reversed(sort_checkpoints(str(output_dir))) if Path(p).is_dir()]
+    folders = [folder for folder in reversed(checkpoint_dirs(Path(output_dir))) if folder.is_dir()]
     skipped = []
     for folder in folders:
         reason = incomplete_reason(folder)
@@ -55,3 +60,42 @@ def last_complete_checkpoint(output_dir: str | os.PathLike) -> tuple[Path | None
             return folder, skipped
         skipped.append((folder, reason))
     return None, skipped
+
+
+def checkpoint_dirs(folder: Path) -> list[Path]:
+    """The ``checkpoint-<step>`` folders of a training output folder, by step (transformers' own listing)."""
+    from transformers.trainer_utils import sort_checkpoints
+
+    return [Path(path) for path in sort_checkpoints(str(folder))] if folder.is_dir() else []
+
+
+def load_trainer_state(folder: str | os.PathLike) -> dict | None:
+    """``trainer_state.json`` of a training output folder, else of its last ``checkpoint-*``; None if absent."""
+    folder = Path(folder)
+    for candidate in [folder, *reversed(checkpoint_dirs(folder))]:
+        state = read_json(candidate / "trainer_state.json")
+        if state is not None:
+            return state
+    return None
+
+
+def load_training_args(folder: str | os.PathLike) -> dict | None:
+    """The training arguments saved by the Trainer (``training_args.bin``) as a dict, tokens redacted.
+
+    ``training_args.bin`` is a pickle written by ``transformers.Trainer``; it is read only from the
+    folder being pushed, i.e. the user's own training output, and never uploaded.
+    """
+    folder = Path(folder)
+    for candidate in [folder, *reversed(checkpoint_dirs(folder))]:
+        path = candidate / "training_args.bin"
+        if path.is_file():
+            import torch
+
+            try:
+                args = torch.load(path, weights_only=False, map_location="cpu")
+            except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, RuntimeError) as err:
+                # a truncated file, or a pickle of classes from another library version
+                logger.warning("cannot read %s (%s); the card will not list the training arguments", path, err)
+                return None
+            return args.to_dict() if hasattr(args, "to_dict") else None
+    return None
