@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -143,7 +144,7 @@ def check_replaceable_folder(folder: str | os.PathLike) -> None:
             f"{folder}: not empty and not written by lima-hf (no {OUTPUT_MARK}); refusing to replace it — "
             "choose another output folder or empty this one"
         )
-    foreign = [name for name in present if name not in mark]
+    foreign = [name for name in present if name not in mark and not owned_by_lima_hf(folder / name)]
     if foreign:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
         raise OutputRefusedError(
@@ -212,6 +213,19 @@ def recover(target: str | os.PathLike) -> None:
             else:
                 with contextlib.suppress(FileNotFoundError):
                     entry.unlink()
+        _recover_legacy(target, entry)
+
+
+def _recover_legacy(target: Path, entry: Path) -> None:
+    """What lima-hf before the ownership mark left (``.NAME.staging-*``, ``.NAME.old-*/NAME``), once an hour old."""
+    if not entry.name.startswith((f".{target.name}.staging-", f".{target.name}.old-")) or not entry.is_dir():
+        return
+    if time.time() - entry.stat().st_mtime < 3600:
+        return  # perhaps still being written
+    moved = entry / target.name
+    if entry.name.startswith(f".{target.name}.old-") and moved.is_dir() and not target.exists():
+        os.replace(moved, target)
+    shutil.rmtree(entry, ignore_errors=True)
 
 
 def _exchange(a: Path, b: Path) -> bool:

@@ -314,3 +314,21 @@ def test_select_refuses_to_write_over_its_pool(tmp_path, capsys):
     code = main(["select", "--pool", str(pool), "--n", "2", "--strategy", "random", "--output", str(pool)])
     assert code == 1 and "is the input" in capsys.readouterr().err
     assert snapshot(tmp_path) == before
+
+
+def test_leftovers_of_the_earlier_layout_are_cleaned_and_a_lost_target_restored(tmp_path):
+    import time
+
+    import lima_hf.io as io
+
+    old = tmp_path / ".lima.old-abc123" / "lima"
+    old.mkdir(parents=True)
+    (old / "README.md").write_text("previous build")
+    staging = tmp_path / ".lima.staging-def456"
+    staging.mkdir()
+    hour_ago = time.time() - 7200
+    for path in (old.parent, staging):
+        os.utime(path, (hour_ago, hour_ago))
+    io.recover(tmp_path / "lima")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lima"]
+    assert (tmp_path / "lima" / "README.md").read_text() == "previous build"
