@@ -10,7 +10,7 @@ _PATTERNS = (
     re.compile(r"\bhf_[A-Za-z0-9]{6,}"),  # Hugging Face tokens
     re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"),  # OpenAI-style API keys (sk-..., sk-proj-...)
     re.compile(r"(?i)\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/\-]{6,}=*"),  # Authorization header values
-    re.compile(r"(?i)\b(token|api[_-]?key|access[_-]?token|authorization|password|secret)"
+    re.compile(r"(?i)\b(token|key|api[_-]?key|access[_-]?token|authorization|password|secret)"
                r"([\"']?\s*[:=]\s*[\"']?)[^\s\"',;&]{6,}"),  # key=value, "key": "value"
 )
 _secrets: set[str] = set()

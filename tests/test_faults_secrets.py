@@ -102,6 +102,7 @@ def test_redactor_removes_tokens_keys_and_bearer_values():
     _assert_clean(text)
     assert "abc.def-123456" not in text and "zzz999zzz" not in text and "configured-value-42" not in text
     assert redact("the token has no write access (hf_xet missing)") == "the token has no write access (hf_xet missing)"
+    assert redact("http://proxy/v1?key=abcdef123456&model=m") == "http://proxy/v1?key=[REDACTED]&model=m"
 
 
 def test_upload_is_an_allow_list_at_any_depth():
