@@ -198,3 +198,11 @@ def test_read_jsonl_skip_mode_reports_each_bad_line(tmp_path):
     skipped = []
     assert [obj["a"] for _, obj in read_jsonl(path, on_error="skip", skipped=skipped)] == [1, 2]
     assert [line for line, _ in skipped] == [2]
+
+
+@pytest.mark.parametrize("source, name", [("authored", "empty.jsonl"), ("lima-release", "train.jsonl")])
+def test_an_empty_input_is_an_error_not_a_zero_record_success(source, name, tmp_path, capsys):
+    empty = tmp_path / name
+    empty.write_text("")
+    code, err = _curate(source, empty, tmp_path, capsys)
+    assert code == 1 and "found nothing to curate" in err and not (tmp_path / "out.jsonl").exists()

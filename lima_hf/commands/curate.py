@@ -8,13 +8,14 @@ and ``OUT.<name>.jsonl`` for each extra list of the source (e.g. ``ranked_candid
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lima_hf.cli_args import CLIError, parse_args
 from lima_hf.data.sources import SOURCES, load_source, source_name
-from lima_hf.io import check_output_not_input, check_replaceable_file, write_jsonl
+from lima_hf.io import InputError, check_output_not_input, check_replaceable_file, write_jsonl
 
 
 @dataclass
@@ -96,6 +97,9 @@ def main(argv: list[str]) -> int:
         check_output_not_input(path, inputs)
         check_replaceable_file(path)
     result = source.curate(config)
+    if not result.records and not result.rejections and not any(result.extras.values()):
+        raise InputError(f"{config.input}: {name} found nothing to curate (no examples and nothing rejected: "
+                         "an empty file or folder?)")
     if args.manifest:
         from lima_hf.data.manifest import candidate_pools, load_manifest
 
@@ -116,5 +120,8 @@ def main(argv: list[str]) -> int:
         write_jsonl(paths[extra], items)
     print_report(name, result, paths)
     print(f"wrote {len(result.records):,} records to {paths['records']}")
+    if not result.records:
+        print(f"lima-hf curate {name}: no records: every candidate was rejected or went to an extra list "
+              f"(reasons in {paths['rejections']})", file=sys.stderr)
     return 0
 
