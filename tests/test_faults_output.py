@@ -258,7 +258,7 @@ def test_judge_cache_of_another_judge_is_not_reused(tmp_path):
     cache = tmp_path / "likert.jsonl"
     assert run_judge(Judge("gpt-4"), requests, int, cache, progress=False)["k1"]["label"] == 5
     before = snapshot(cache)
-    with pytest.raises(SettingsChangedError, match="judge replies made with other settings.*gpt-4' -> 'llama"):
+    with pytest.raises(SettingsChangedError, match="judge replies made with other settings.*gpt-4' -> 'llama.*delete"):
         run_judge(Judge("llama"), requests, int, cache, progress=False)
     assert snapshot(cache) == before
 

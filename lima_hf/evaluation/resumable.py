@@ -44,7 +44,8 @@ class ResumableJsonl:
     """
 
     def __init__(self, path: str | os.PathLike, fingerprint: dict[str, Any] | None = None, *,
-                 overwrite: bool = False, what: str = "results"):
+                 overwrite: bool = False, what: str = "results",
+                 hint: str = "choose another output, or pass --overwrite to start it anew"):
         self.path = Path(path)
         self.fingerprint = None if fingerprint is None else json.loads(json.dumps(fingerprint))
         self.records: list[dict[str, Any]] = []
@@ -56,9 +57,9 @@ class ResumableJsonl:
                 with atomic_open(self.path) as handle:  # only a file lima-hf wrote is emptied
                     handle.write("")
                 self.records = []
-            self._check(what)
+            self._check(what, hint)
 
-    def _check(self, what: str) -> None:
+    def _check(self, what: str, hint: str) -> None:
         if self.fingerprint is None:
             return
         for record in self.records:
@@ -69,7 +70,7 @@ class ResumableJsonl:
                 "its records do not say what produced them")
             raise SettingsChangedError(
                 f"{self.path}: holds {what} made with other settings ({changes}); they are not mixed with this "
-                "run's: choose another output, or pass --overwrite to start it anew"
+                f"run's: {hint}"
             )
 
     def _read(self) -> None:

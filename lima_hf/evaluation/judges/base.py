@@ -118,7 +118,7 @@ def run_judge(
 
     # a cache made by another judge (model, endpoint, sampling settings) is refused, never mixed in
     cache = ResumableJsonl(cache_path, dict(getattr(judge, "fingerprint", None) or {"judge": judge.name}),
-                           what="judge replies")
+                           what="judge replies", hint=f"choose another output folder, or delete {cache_path} to judge anew")
     wanted = {r["key"]: prompt_hash(r["prompt"]) for r in requests}
     history: dict[str, list[dict]] = {}
     for record in cache.records:
