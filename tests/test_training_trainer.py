@@ -243,3 +243,27 @@ class StopAfter(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step >= self.steps:
             control.should_training_stop = True
+
+
+def test_transformers_wsd_schedule_matches_the_floor_only_without_warmup():
+    """Why linear_schedule_with_floor stays: get_wsd_schedule gives LIMA's rates with no warmup, but starts a
+    warmup at the floor, not at 0."""
+    from transformers.optimization import get_wsd_schedule
+
+    def rates(make, steps=11):
+        optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-5)
+        scheduler, seen = make(optimizer), []
+        for _ in range(steps):
+            seen.append(scheduler.get_last_lr()[0])
+            optimizer.step()
+            scheduler.step()
+        return seen
+
+    for warmup in (0, 3):
+        ours = rates(lambda o: linear_schedule_with_floor(o, warmup, 11, 0.1))
+        wsd = rates(lambda o: get_wsd_schedule(o, num_warmup_steps=warmup, num_decay_steps=10 - warmup,
+                                               num_stable_steps=0, decay_type="linear", min_lr_ratio=0.1))
+        if warmup == 0:
+            assert wsd == pytest.approx(ours)
+        else:
+            assert ours[0] == 0.0 and wsd[0] == pytest.approx(1e-6) and wsd[warmup:] == pytest.approx(ours[warmup:])

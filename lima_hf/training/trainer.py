@@ -35,7 +35,10 @@ def _floor_lambda(step: int, *, num_warmup_steps: int, num_training_steps: int, 
 
 def linear_schedule_with_floor(optimizer, num_warmup_steps: int, num_training_steps: int, final_ratio: float):
     """Linear warmup from 0 (if any), then linear decay that reaches ``final_ratio`` x the initial learning rate
-    exactly at the last optimizer step (step ``num_training_steps - 1``), instead of 0 one step later."""
+    exactly at the last optimizer step (step ``num_training_steps - 1``), instead of 0 one step later.
+
+    Kept beside transformers' ``get_wsd_schedule`` (linear decay, ``min_lr_ratio``), which gives the same
+    rates without warmup but starts a warmup at the floor instead of 0 and needs the step count up front."""
     return LambdaLR(
         optimizer,
         functools.partial(
