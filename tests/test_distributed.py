@@ -103,4 +103,5 @@ def test_recipe_trains_under_deepspeed_zero3_on_two_cpu_processes(tiny_model_dir
     name = "model.layers.0.mlp.down_proj.weight"
     assert trained[name].shape == initial[name].shape and not trained[name].equal(initial[name])
     state = json.loads((output / "checkpoint-2" / "trainer_state.json").read_text())
-    assert state["global_step"] == 2 and all("loss" in entry for entry in state["log_history"][:2])
+    losses = [entry for entry in state["log_history"] if "loss" in entry]  # beside the train_examples entry
+    assert state["global_step"] == 2 and len(losses) == 2
