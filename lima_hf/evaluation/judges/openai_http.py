@@ -7,8 +7,7 @@ stops with :class:`JudgeUnavailableError` and, since every reply already receive
 command resumes where it stopped. Other HTTP errors (401, 404, 400) stop at once with the server's message.
 Only the standard library is used. Kept rather than ``huggingface_hub.InferenceClient(base_url=...)``, which
 retries neither 429 (``Retry-After``) nor 5xx and refuses every endpoint, loopback included, when
-``HF_HUB_OFFLINE=1`` (``benchmarks/bench_judge_client.py``; its extra per-request overhead is small beside a
-remote API's latency).
+``HF_HUB_OFFLINE=1`` (``benchmarks/bench_judge_client.py``: neither client was reliably faster).
 """
 
 from __future__ import annotations
