@@ -99,7 +99,7 @@ def _hyperparameter_rows(args: Mapping[str, Any] | None, state: Mapping[str, Any
             rows.append(("optimizer steps", str(state["global_step"])))
         if state.get("epoch") is not None:
             rows.append(("epochs completed", f"{state['epoch']:.3g}"))
-        facts = next((entry for entry in state.get("log_history", []) if "train_examples" in entry), None)
+        facts = training_data_facts(state)
         if facts:
             rows.append(("training examples", str(facts["train_examples"])))
             rows.append(("training examples whose final end-of-turn token was trimmed at max length",
@@ -110,6 +110,15 @@ def _hyperparameter_rows(args: Mapping[str, Any] | None, state: Mapping[str, Any
         if state.get("best_model_checkpoint"):
             rows.append(("selected checkpoint", Path(state["best_model_checkpoint"]).name))
     return rows
+
+
+def training_data_facts(state: Mapping[str, Any] | None) -> dict | None:
+    """``{"train_examples", "train_examples_eot_trimmed"}`` that ``LimaSFTTrainer`` keeps in a trainer state
+    (``stateful_callbacks.TrainingDataFacts``), or None."""
+    facts = ((state or {}).get("stateful_callbacks") or {}).get("TrainingDataFacts")
+    if isinstance(facts, list):  # transformers lists the states of repeated callbacks
+        facts = facts[-1] if facts else None
+    return dict(facts["args"]) if isinstance(facts, Mapping) and "args" in facts else None
 
 
 def format_rate(value: float) -> str:

@@ -33,9 +33,9 @@ def test_base_model_id_of_hub_ids_cache_folders_and_the_bundled_model(tmp_path, 
 
 def test_card_shows_steps_run_not_the_configured_epochs(tmp_path):
     args = {"learning_rate": 3e-4, "final_learning_rate": 3e-4 / 10, "num_train_epochs": 15.0, "max_steps": 24}
-    state = {"global_step": 24, "epoch": 1.6,
-             "log_history": [{"train_examples": 30, "train_examples_eot_trimmed": 8, "step": 0},
-                             {"loss": 2.0, "step": 24}]}
+    state = {"global_step": 24, "epoch": 1.6, "log_history": [{"loss": 2.0, "step": 24}],
+             "stateful_callbacks": {"TrainingDataFacts": {
+                 "args": {"train_examples": 30, "train_examples_eot_trimmed": 8}, "attributes": {}}}}
     card = str(build_model_card(tmp_path, "model", base_model=BUNDLED_BASE_MODEL, training_args=args,
                                 trainer_state=state))
     assert "# SmolLM2-135M-Instruct fine-tuned with LIMA's recipe (model)" in card
@@ -78,7 +78,9 @@ def test_trainer_counts_trimmed_texts_and_the_card_reports_what_ran(tiny_model, 
     assert "| training examples whose final end-of-turn token was trimmed at max length | 2 |" in card
     assert "| learning rate | 3e-4 |" in card and "| final learning rate | 3e-5 |" in card
     state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
-    assert state["log_history"][0] == {"train_examples": 4, "train_examples_eot_trimmed": 2, "step": 0}
+    assert state["stateful_callbacks"]["TrainingDataFacts"]["args"] == {"train_examples": 4,
+                                                                        "train_examples_eot_trimmed": 2}
+    assert all("loss" in entry for entry in state["log_history"][:3])  # the log holds the steps only
     full = [trainer.processing_class.apply_chat_template(m, tokenize=True, return_dict=True)["input_ids"]
             for m in data["messages"]]
     assert sum(len(ids) > 32 for ids in full) == 2 and all(ids[-1] == trainer.processing_class.convert_tokens_to_ids(

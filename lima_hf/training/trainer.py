@@ -12,6 +12,7 @@ import torch
 from accelerate.utils import is_peft_model
 from torch.optim.lr_scheduler import LambdaLR
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, TrainerCallback, TrainingArguments
+from transformers.trainer_callback import ExportableState
 from trl import SFTTrainer
 from trl.trainer.utils import create_model_from_path, get_config_model_id
 
@@ -79,15 +80,17 @@ def count_trimmed_eot(input_ids, max_length: int | None, eot_id: int) -> int:
     return sum(1 for ids in input_ids if len(ids) >= max_length and ids[-1] != eot_id)
 
 
-class _RecordTrainingData(TrainerCallback):
-    """Puts the training data's facts (examples used, EOTs trimmed) first in ``trainer_state.json``'s log."""
+class TrainingDataFacts(TrainerCallback, ExportableState):
+    """The training data's facts (examples used, EOTs trimmed), kept in ``trainer_state.json`` under
+    ``stateful_callbacks`` (transformers' place for callback state), where the model card reads them."""
 
-    def __init__(self, facts: dict):
-        self.facts = facts
+    def __init__(self, train_examples: int, train_examples_eot_trimmed: int):
+        self.train_examples = train_examples
+        self.train_examples_eot_trimmed = train_examples_eot_trimmed
 
-    def on_train_begin(self, args, state, control, **kwargs):
-        if not any("train_examples" in entry for entry in state.log_history):
-            state.log_history.insert(0, {**self.facts, "step": 0})
+    def state(self) -> dict:
+        return {"args": {"train_examples": self.train_examples,
+                         "train_examples_eot_trimmed": self.train_examples_eot_trimmed}, "attributes": {}}
 
 
 class LimaSFTTrainer(SFTTrainer):
@@ -145,7 +148,7 @@ class LimaSFTTrainer(SFTTrainer):
             prepare_adapter_model(self.model)
         self.training_data_facts = self._training_data_facts()
         if self.training_data_facts:
-            self.add_callback(_RecordTrainingData(self.training_data_facts))
+            self.add_callback(TrainingDataFacts(**self.training_data_facts))
 
     def _save(self, output_dir: str | None = None, state_dict=None):
         """The Trainer's save; an adapter folder also gets the generation config that stops at the EOT."""
