@@ -15,8 +15,11 @@ import yaml
 
 pytest.importorskip("peft")
 
-from lima_hf.chat import DEFAULT_EOT_TOKEN  # noqa: E402
-from lima_hf.training.residual_dropout import remove_residual_dropout, residual_dropout_rates  # noqa: E402
+from lima_hf.chat import DEFAULT_EOT_TOKEN
+from lima_hf.training.residual_dropout import (
+    remove_residual_dropout,
+    residual_dropout_rates,
+)
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 PROMPTS = [f"What is idea {i}?" for i in range(10)]
@@ -78,7 +81,7 @@ def test_lora_trains_the_eot_rows_and_the_adapters_only(bundled_tokenizer, tmp_p
     from safetensors import safe_open
 
     with safe_open(folder / "adapter_model.safetensors", "pt") as saved:
-        shapes = {key: tuple(saved.get_tensor(key).shape) for key in saved.keys() if "lora_" not in key}
+        shapes = {key: tuple(saved.get_tensor(key).shape) for key in saved.keys() if "lora_" not in key}  # noqa: SIM118
     assert shapes == {key.removesuffix(".default"): (1, 32) for key in expected}  # one row each, not the matrices
     generation = json.loads((folder / "generation_config.json").read_text())
     assert eot_id in generation["eos_token_id"]
@@ -143,7 +146,7 @@ CHAT = textwrap.dedent(
 def _chat(kind, folder, base):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
     process = subprocess.run([sys.executable, "-c", CHAT, kind, str(folder), str(base), json.dumps(PROMPTS)],
-                             capture_output=True, text=True, env=env, cwd=folder, timeout=300)
+                             check=False, capture_output=True, text=True, env=env, cwd=folder, timeout=300)
     assert process.returncode == 0, process.stderr[-3000:]
     result = json.loads(process.stdout.strip().splitlines()[-1])
     assert not result["lima_hf"]
@@ -241,3 +244,13 @@ def test_qlora_run_on_4bit_weights_with_bitsandbytes_cpu_backend(bundled_tokeniz
     assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
     assert main(["merge", str(tmp_path / "adapter"), "--output_dir", str(tmp_path / "merged")]) == 0
     _chat("merged", tmp_path / "merged", base)  # loads and generates with plain transformers
+
+
+def test_merge_command_refuses_a_folder_that_is_not_an_adapter(tmp_path, capsys):
+    from lima_hf.cli import main
+
+    (tmp_path / "model").mkdir()
+    assert main(["merge", str(tmp_path / "model"), "--output_dir", str(tmp_path / "merged")]) == 2
+    assert "not an adapter folder (no adapter_config.json)" in capsys.readouterr().err
+    assert main(["merge", str(tmp_path / "model")]) == 2
+    assert "usage: lima-hf merge ADAPTER --output_dir MERGED" in capsys.readouterr().err
