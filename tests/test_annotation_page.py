@@ -157,13 +157,15 @@ def _choose(text, labels):
 
 @pytest.mark.slow
 def test_two_annotators_label_in_a_real_browser_and_the_report_reads_them(study):
+    pytest.importorskip("gradio", reason="needs gradio (pip install 'lima-hf[annotate]')")
     from lima_hf.evaluation.annotation.app import serve
 
+    first_browser = _browser()  # skips here, before serving, where chromium or selenium is missing
     port = _free_port()
     app, _ = serve(study["db"], port=port, block=False)
     alice = bob = None
     try:
-        alice = Page(_browser(), f"http://127.0.0.1:{port}/?annotator=alice")
+        alice = Page(first_browser, f"http://127.0.0.1:{port}/?annotator=alice")
         bob = Page(_browser(), f"http://127.0.0.1:{port}/?annotator=bob")
         alice.open()
         bob.open()
@@ -179,9 +181,9 @@ def test_two_annotators_label_in_a_real_browser_and_the_report_reads_them(study)
         assert len(set(alice.seen)) == 5  # never the same item twice
         alice.check_no_system_names()
     finally:
-        for page in (alice, bob):
-            if page is not None:
-                page.driver.quit()
+        first_browser.quit()
+        if bob is not None:
+            bob.driver.quit()
         app.close()
 
     rows = sqlite3.connect(study["db"]).execute("SELECT annotator, label, created FROM labels").fetchall()
