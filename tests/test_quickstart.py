@@ -1,32 +1,77 @@
-"""`lima-hf quickstart` runs the whole pipeline end to end (shortened), as the README's first command does."""
+"""`lima-hf quickstart` on its defaults, on the real bundled SmolLM2-135M: the printed summary and the model
+card say what happened, and the documented paths are the ones it writes."""
 
 import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from lima_hf.cli import main
 
+ROOT = Path(__file__).resolve().parents[1]
+
+@pytest.fixture(scope="module")
+def quickstart(tmp_path_factory, bundled_model):
+    """One quickstart run on its defaults: (output folder, printed text)."""
+    out = tmp_path_factory.mktemp("quickstart") / "lima-quickstart"
+    capture = subprocess.run([sys.executable, "-m", "lima_hf.cli", "quickstart", "--output_dir", str(out)],
+                             capture_output=True, text=True, timeout=1800)
+    assert capture.returncode == 0, capture.stderr[-3000:]
+    return out, capture.stdout
+
 
 @pytest.mark.slow
-def test_quickstart_end_to_end(tmp_path, bundled_model, capsys):
-    out = tmp_path / "qs"
-    code = main(
-        ["quickstart", "--output_dir", str(out), "--max_steps", "2", "--max_length", "128",
-         "--num_eval_prompts", "1", "--max_new_tokens", "8"]
-    )
-    assert code == 0
-    printed = capsys.readouterr().out
-    for name in ("dataset", "model", "answers", "evaluation reports"):
-        assert name in printed
+def test_quickstart_summary_and_model_card_say_what_happened(quickstart):
+    out, printed = quickstart
+    state = json.loads((out / "model" / "trainer_state.json").read_text())
+    facts = state["stateful_callbacks"]["TrainingDataFacts"]["args"]
+    assert facts == {"train_examples": 30, "train_examples_eot_trimmed": 0}  # max_length 640 trims none
+    assert state["global_step"] == 24 and state["epoch"] == pytest.approx(24 * 2 / 30)
+    line = (f"Fine-tune: 24 optimizer steps = {state['epoch']:.3g} epochs over 30 training examples; 0 of them lost "
+            "their final end-of-turn token")
+    assert line in printed
 
-    import datasets
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    card = (out / "model" / "README.md").read_text()
+    assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in card
+    assert "# SmolLM2-135M-Instruct fine-tuned with LIMA's recipe (model)" in card
+    for row in ("| optimizer steps | 24 |", f"| epochs completed | {state['epoch']:.3g} |",
+                "| training examples | 30 |",
+                "| training examples whose final end-of-turn token was trimmed at max length | 0 |",
+                "| learning rate | 3e-4 |", "| final learning rate | 3e-5 |", "| max sequence length (tokens) | 640 |"):
+        assert row in card, row
+    assert "| epochs | 15" not in card
 
-    splits = datasets.load_dataset(str(out / "dataset"))
-    assert set(splits) == {"train", "validation", "test"} and len(splits["train"]) > 0
-    tokenizer = AutoTokenizer.from_pretrained(out / "model")
-    AutoModelForCausalLM.from_pretrained(out / "model")
-    assert "<|eot|>" in tokenizer.get_vocab()
-    answers = [json.loads(line) for line in (out / "evaluation" / "answers" / "model.jsonl").read_text().splitlines()]
-    assert len(answers) == 1 and "<|eot|>" not in answers[0]["response"]
-    assert (out / "evaluation" / "pairwise" / "report.json").is_file()
+    # the before/after table: figures from the answers written to disk
+    answers = [json.loads(x) for x in (out / "evaluation" / "answers" / "model.jsonl").read_text().splitlines()]
+    stopped = sum(a["finish_reason"][-1] != "length" for a in answers)
+    assert len(answers) == 11
+    assert f"| answers that stop by themselves (within 256 tokens) | " in printed
+    assert re.search(rf"\| {stopped}/11 \(\d+%\) \|\n\| mean answer length", printed)
+    mean_tokens = sum(a["new_tokens"][-1] for a in answers) / len(answers)
+    assert re.search(rf"\| mean answer length \(tokens\) \| \d+ \| {mean_tokens:.0f} \|", printed)
+    counts = json.loads((out / "evaluation" / "pairwise" / "report.json").read_text())["baselines"]["baseline"]["counts"]
+    assert f"{counts['win']} wins, {counts['tie']} ties, {counts['loss']} losses" in printed
+    assert "What the judge's results mean:" in printed and "cannot tell good answers from bad" in printed
+
+
+@pytest.mark.slow
+def test_documented_quickstart_paths_exist(quickstart):
+    """Every `lima-quickstart/...` path the README and docs quote is one the quickstart writes."""
+    out, _ = quickstart
+    texts = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    quoted = {m for path in texts for m in re.findall(r"lima-quickstart(/[\w./-]*\w)?", path.read_text())}
+    assert "/dataset" in quoted and "/model" in quoted
+    for suffix in quoted:
+        assert (out.parent / f"lima-quickstart{suffix}").exists(), suffix
+
+    from lima_hf.data.loading import load_lima_dataset
+
+    assert len(load_lima_dataset(str(out / "dataset"))["train"]) == 30
+
+
+def test_quickstart_rejects_an_unknown_eot_init(capsys):
+    assert main(["quickstart", "--eot_init", "zeros"]) == 2
+    assert "eot_init" in capsys.readouterr().err

@@ -19,12 +19,18 @@ from lima_hf.cli_args import parse_args
 
 @dataclass
 class QuickstartConfig:
-    """Options of ``lima-hf quickstart`` (defaults: about 2.5 minutes on 2 idle CPU cores)."""
+    """Options of ``lima-hf quickstart`` (defaults: 24 steps over about 10,000 training tokens)."""
 
     output_dir: str = field(default="lima-quickstart", metadata={"help": "Folder for the dataset, model and outputs."})
     max_steps: int = field(default=24, metadata={"help": "Optimizer steps of the fine-tune."})
     effective_batch_size: int = field(default=2, metadata={"help": "Examples per optimizer step."})
-    max_length: int = field(default=256, metadata={"help": "Tokens per training text (longer texts are trimmed)."})
+    max_length: int = field(
+        default=640,
+        metadata={
+            "help": "Tokens per training text; longer texts are trimmed and lose their end-of-turn token (the "
+            "longest quickstart conversation has 527 tokens, so none is trimmed at 640; at 256, 8 of 30 are)."
+        },
+    )
     learning_rate: float = field(
         default=3e-4,
         metadata={
@@ -36,9 +42,45 @@ class QuickstartConfig:
     residual_dropout: float = field(
         default=0.2, metadata={"help": "Residual dropout at the top layer (LIMA: 0.2 for smaller models)."}
     )
-    num_eval_prompts: int = field(default=4, metadata={"help": "Test prompts to answer and judge (0 skips the evaluation)."})
-    max_new_tokens: int = field(default=64, metadata={"help": "Tokens per generated answer."})
+    eot_init: str = field(
+        default="eos",
+        metadata={
+            "help": "How the new <|eot|> embedding starts: 'eos' (a copy of SmolLM2's <|im_end|>) or 'mean' "
+            "(which does not learn to stop in a short run; see docs/chat.md).",
+            "choices": ["eos", "mean"],
+        },
+    )
+    num_eval_prompts: int = field(
+        default=11,
+        metadata={"help": "Test prompts (never trained on) to answer and judge; the quickstart has 11 (0 skips "
+                  "the evaluation)."},
+    )
+    max_new_tokens: int = field(
+        default=256,
+        metadata={"help": "At most this many tokens per answer: room enough to see whether the model stops."},
+    )
     seed: int = field(default=42, metadata={"help": "Random seed of the data build, training and sampling."})
+
+
+def training_overrides(config: QuickstartConfig) -> dict:
+    """The :func:`lima_hf.training.script.train` options of the quickstart's fine-tune."""
+    return {
+        "max_steps": config.max_steps,
+        "per_device_train_batch_size": min(2, config.effective_batch_size),
+        "effective_batch_size": config.effective_batch_size,
+        "max_length": config.max_length,
+        "learning_rate": config.learning_rate,
+        "final_learning_rate": config.learning_rate / 10,
+        "residual_dropout": config.residual_dropout,
+        "eot_init": config.eot_init,
+        "activation_checkpointing": False,  # 135M parameters fit; recomputing activations costs a third more time
+        "save_strategy": "no",
+        "logging_steps": 4,
+        "report_to": "none",
+        "use_cpu": True,
+        "bf16": False,
+        "seed": config.seed,
+    }
 
 
 def _step(number: int, total: int, text: str) -> None:
@@ -68,19 +110,7 @@ def run_quickstart(config: QuickstartConfig) -> dict[str, Path]:
         str(paths["dataset"]),
         str(output / "model"),
         model_name_or_path=str(paths["base model"]),
-        max_steps=config.max_steps,
-        per_device_train_batch_size=min(2, config.effective_batch_size),
-        effective_batch_size=config.effective_batch_size,
-        max_length=config.max_length,
-        learning_rate=config.learning_rate,
-        final_learning_rate=config.learning_rate / 10,
-        residual_dropout=config.residual_dropout,
-        save_strategy="no",
-        logging_steps=4,
-        report_to="none",
-        use_cpu=True,
-        bf16=False,
-        seed=config.seed,
+        **training_overrides(config),
     )
 
     if config.num_eval_prompts > 0:
@@ -93,10 +123,16 @@ def run_quickstart(config: QuickstartConfig) -> dict[str, Path]:
             output / "evaluation",
             num_prompts=config.num_eval_prompts,
             max_new_tokens=config.max_new_tokens,
+            eot_init=config.eot_init,
         )
         paths["answers"] = Path(results["answers"])
         paths["evaluation reports"] = output / "evaluation"
         _show_answers(paths["answers"])
+        print(training_summary(paths["model"]))
+        print(before_after_table(results, config.max_new_tokens))
+        print(judge_note(results))
+    else:
+        print(training_summary(paths["model"]))
 
     width = max(len(name) for name in paths)
     print(f"\nDone in {time.monotonic() - started:.0f} s. Outputs:")
@@ -105,6 +141,61 @@ def run_quickstart(config: QuickstartConfig) -> dict[str, Path]:
     print(f"\nLoad the dataset:  datasets.load_dataset({str(paths['dataset'])!r})")
     print(f"Chat with the model in plain transformers:  pipeline('text-generation', {str(paths['model'])!r})")
     return paths
+
+
+def training_summary(model_dir: Path) -> str:
+    """One line on what the fine-tune did, from the model folder's ``trainer_state.json`` (as the card says)."""
+    from lima_hf.hub import load_trainer_state, training_data_facts
+
+    state = load_trainer_state(model_dir) or {}
+    facts = training_data_facts(state) or {}
+    return (
+        f"\nFine-tune: {state.get('global_step', '?')} optimizer steps = {state.get('epoch', 0):.3g} epochs over "
+        f"{facts.get('train_examples', '?')} training examples; {facts.get('train_examples_eot_trimmed', '?')} of "
+        "them lost their final end-of-turn token to trimming at max_length."
+    )
+
+
+def before_after_table(results: dict, max_new_tokens: int) -> str:
+    """Markdown table: stop rate, answer length, validation loss and judge results, before and after."""
+    before, after = results["systems"]["baseline"], results["systems"]["model"]
+    pairwise = results["pairwise"]["baselines"]["baseline"]
+    counts = pairwise["counts"]
+    likert = results["likert"]["systems"]
+
+    def loss(system):
+        return f"{system['validation_loss']:.3f}" if "validation_loss" in system else "n/a"
+
+    rows = [
+        (f"answers that stop by themselves (within {max_new_tokens} tokens)",
+         f"{round(before['stop_rate'] * before['answers'])}/{before['answers']} ({before['stop_rate']:.0%})",
+         f"{round(after['stop_rate'] * after['answers'])}/{after['answers']} ({after['stop_rate']:.0%})"),
+        ("mean answer length (tokens)", f"{before['mean_new_tokens']:.0f}", f"{after['mean_new_tokens']:.0f}"),
+        ("loss on the validation replies (nats/token)", loss(before), loss(after)),
+        ("local judge, pairwise (fine-tuned vs before)", "", f"{counts['win']} wins, {counts['tie']} ties, "
+         f"{counts['loss']} losses"),
+        ("local judge, Likert helpfulness 1-6 (mean)", f"{likert['baseline']['mean']:.2f}",
+         f"{likert['model']['mean']:.2f}"),
+    ]
+    lines = ["", "| | before: base model, LIMA format, untrained | after: fine-tuned |", "|---|---|---|"]
+    lines += [f"| {name} | {a} | {b} |" for name, a, b in rows]
+    return "\n".join(lines)
+
+
+def judge_note(results: dict) -> str:
+    """One line on what the local judge's results mean, from its own position-bias and order-agreement figures."""
+    pairwise = results["pairwise"]["baselines"]["baseline"]
+    position, agreement = pairwise["position"], pairwise["agreement"]
+    decisive = position["first_preferred"] + position["second_preferred"]
+    scores = {score for system in results["likert"]["systems"].values() for score, n in system["histogram"].items() if n}
+    return (
+        f"\nWhat the judge's results mean: the local judge (the bundled SmolLM2-135M, choice mode, each pair shown "
+        f"in both orders) preferred the answer shown first in {position['first_preferred']} of {decisive} decisive "
+        f"verdicts and said 'neither' {position['neither']} times; its two orders agreed on "
+        f"{agreement['rate']:.0%} of pairs, and it gave Likert scores {', '.join(sorted(scores)) or 'none'}. "
+        "A 135M judge cannot tell good answers from bad: these rows show the evaluation pipeline running, not "
+        "which model is better (for that, judge with a large model, `lima-hf evaluate --judge http`, or with people)."
+    )
 
 
 def _show_answers(path: Path, limit: int = 2, width: int = 300) -> None:
