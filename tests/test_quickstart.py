@@ -40,7 +40,7 @@ def test_quickstart_summary_and_model_card_say_what_happened(quickstart):
     for row in ("| optimizer steps | 24 |", f"| epochs completed | {state['epoch']:.3g} |",
                 "| training examples | 30 |",
                 "| training examples whose final end-of-turn token was trimmed at max length | 0 |",
-                "| learning rate | 3e-4 |", "| final learning rate | 3e-5 |", "| max sequence length (tokens) | 640 |"):
+                "| learning rate | 1e-4 |", "| final learning rate | 1e-5 |", "| max sequence length (tokens) | 640 |"):
         assert row in card, row
     assert "| epochs | 15" not in card
 
