@@ -1,7 +1,8 @@
 """How the new ``<|eot|>`` row starts decides whether a short fine-tune of SmolLM2-135M learns to stop.
 
 Fine-tunes the bundled SmolLM2-135M-Instruct on the quickstart's training split once per EOT
-initialisation (``eot_init``: ``mean`` of all rows, or a copy of the model's own end token ``eos``), with
+initialisation (``eot_init``: ``mean`` of all rows; ``eos``, a copy of the model's own end token with its output
+row scaled by ``lima_hf.chat.EOT_COPY_SCALE``; ``eos-unscaled``, the plain copy), with
 the quickstart's settings (same data, steps, learning rate, residual dropout, seed), each choice in its own
 process, then measures on the held-out prompts (the test and validation splits, never trained on):
 
@@ -11,7 +12,7 @@ process, then measures on the held-out prompts (the test and validation splits, 
   at most ``--max_new_tokens``) that end with ``<|eot|>``, that end with the old EOS, that run to the limit;
 - the mean answer length and the training time.
 
-    python benchmarks/bench_eot_init.py                      # both choices, quickstart settings
+    python benchmarks/bench_eot_init.py                      # all three choices, quickstart settings
     python benchmarks/bench_eot_init.py --max_steps 8        # shorter
 """
 
@@ -27,7 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-CHOICES = ("mean", "eos")
+CHOICES = ("mean", "eos-unscaled", "eos")
+"""``eos-unscaled``: the ``eos`` copy without :data:`lima_hf.chat.EOT_COPY_SCALE` (a plain copy of the row)."""
 
 
 def _held_out(dataset_dir: Path):
@@ -75,6 +77,11 @@ def measure_one(eot_init: str, dataset_dir: Path, work: Path, args) -> dict:
     from lima_hf.training.script import train
 
     torch.set_num_threads(args.threads)
+    if eot_init == "eos-unscaled":
+        import lima_hf.chat
+
+        lima_hf.chat.EOT_COPY_SCALE = 1.0
+    choice, eot_init = eot_init, eot_init.removesuffix("-unscaled")
     conversations, prompts = _held_out(dataset_dir)
     base = bundled_model_path()
     model = AutoModelForCausalLM.from_pretrained(base)
@@ -86,7 +93,7 @@ def measure_one(eot_init: str, dataset_dir: Path, work: Path, args) -> dict:
                                  ("learning_rate", args.learning_rate), ("residual_dropout", args.residual_dropout))
                                  if value is not None})
     started = time.perf_counter()
-    folder = train(str(dataset_dir), str(work / eot_init), model_name_or_path=str(base), disable_tqdm=True,
+    folder = train(str(dataset_dir), str(work / choice), model_name_or_path=str(base), disable_tqdm=True,
                    **{**training_overrides(config), "eot_init": eot_init})
     seconds = time.perf_counter() - started
 
@@ -95,7 +102,7 @@ def measure_one(eot_init: str, dataset_dir: Path, work: Path, args) -> dict:
     after = turn_end_probabilities(model, tokenizer, conversations)
     answers = _generate(model, tokenizer, prompts, args.max_new_tokens, config.seed)
     return {
-        "eot_init": eot_init,
+        "eot_init": choice,
         "steps": config.max_steps,
         "learning_rate": config.learning_rate,
         "residual_dropout": config.residual_dropout,
@@ -117,11 +124,15 @@ def main() -> None:
     parser.add_argument("--max_steps", type=int, default=None, help="default: the quickstart's")
     parser.add_argument("--learning_rate", type=float, default=None, help="default: the quickstart's")
     parser.add_argument("--residual_dropout", type=float, default=None, help="default: the quickstart's")
-    parser.add_argument("--max_new_tokens", type=int, default=256)
+    parser.add_argument("--max_new_tokens", type=int, default=None, help="default: the quickstart's")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per choice (they run in parallel)")
     parser.add_argument("--work_dir", default=None)
     parser.add_argument("--child", nargs=2, metavar=("CHOICE", "RESULT_JSON"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.max_new_tokens is None:
+        from lima_hf.commands.quickstart import QuickstartConfig
+
+        args.max_new_tokens = QuickstartConfig.max_new_tokens
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="bench-eot-init-"))
     dataset_dir = work / "dataset"
     if args.child:
@@ -161,10 +172,11 @@ def main() -> None:
         print(f"| {r['eot_init']} | {r['p_eot_before']:.1e} | {r['p_eot_after']:.2g} | {r['p_old_eos_after']:.1e} "
               f"| {r['stop_eot']}/{n} ({100 * r['stop_eot'] / n:.0f}%) | {r['stop_eos']}/{n} | {r['length']}/{n} "
               f"| {r['mean_tokens']:.0f} | {r['train_seconds']:.0f} |")
-    if len(rows) == 2:
-        a, b = rows
-        print(f"\nP(EOT) after training, {b['eot_init']} / {a['eot_init']}: "
-              f"{b['p_eot_after'] / max(a['p_eot_after'], 1e-30):.3g}x")
+    by_choice = {r["eot_init"]: r for r in rows}
+    for a, b in (("mean", "eos"), ("eos-unscaled", "eos")):
+        if a in by_choice and b in by_choice:
+            print(f"P(EOT) after training, {b} / {a}: "
+                  f"{by_choice[b]['p_eot_after'] / max(by_choice[a]['p_eot_after'], 1e-30):.3g}x")
     print("(P: medians over the held-out validation replies; figures from a shared 2-core CPU)")
 
 

@@ -27,6 +27,10 @@ DEFAULT_EOT_TOKEN = "<|eot|>"
 EOT_INITS = ("eos", "mean")
 """How a new EOT embedding row starts (:func:`setup_eot_chat_format`'s ``eot_init``)."""
 DEFAULT_EOT_INIT = "eos"
+EOT_COPY_SCALE = 1.15
+"""``eot_init="eos"`` scales the copied output row by this: the EOT's logit is then 1.15 times the old end
+token's, so where the model would end its text the EOT outranks the old end token from the first step
+(on SmolLM2's held-out reply ends, P(EOT) 0.996 instead of 0.11 for a plain copy)."""
 
 _EOT_LINE = re.compile(r'\{%- set eot_token = ("(?:[^"\\]|\\.)*") -%\}')
 
@@ -220,7 +224,8 @@ def _gathered(params):
 
 def _init_rows(model, rows: list[int], copies: Mapping[int, int]) -> None:
     """Set embedding rows (input and, when untied, output) to the mean of the other rows, except the rows of
-    ``copies`` (new row -> existing row), which start as copies of an existing row."""
+    ``copies`` (new row -> existing row), which start as copies of an existing row, the output row scaled by
+    :data:`EOT_COPY_SCALE` (with tied embeddings the one shared row)."""
     import torch
 
     if not rows:
@@ -238,10 +243,11 @@ def _init_rows(model, rows: list[int], copies: Mapping[int, int]) -> None:
             bias = getattr(layer, "bias", None)
             if bias is not None:
                 bias[index] = bias[keep].mean().to(bias.dtype)
+            scale = EOT_COPY_SCALE if layer is layers[-1] else 1.0
             for row, source in copies.items():
-                layer.weight[row] = layer.weight[source]
+                layer.weight[row] = layer.weight[source] * scale
                 if bias is not None:
-                    bias[row] = bias[source]
+                    bias[row] = bias[source] * scale
 
 
 def _embedding_rows(model) -> int:
@@ -296,9 +302,10 @@ def setup_eot_chat_format(
     - grows the embeddings, tied or untied. A new EOT row starts, in the input and the output embeddings, as
       a copy of the model's own end token (``eot_init="eos"``, the default: the tokenizer's EOS, e.g.
       ``<|im_end|>`` for SmolLM2, ``</s>`` for LLaMA; the mean when there is none) or at the mean of the
-      existing rows (``eot_init="mean"``). From the copy, the model predicts the EOT where it would have
-      ended its text, so a few dozen steps teach it to stop (``docs/chat.md`` has the measurements); the
-      EOT is still its own token, trained apart from the EOS. Other new rows (a pad token) start at the mean;
+      existing rows (``eot_init="mean"``). The copy's output row is scaled by :data:`EOT_COPY_SCALE`, so the
+      model predicts the EOT, ahead of its old end token, where it would have ended its text, and a few dozen
+      steps teach it to stop (``docs/chat.md`` has the measurements); the EOT is its own token, trained apart
+      from the EOS. Other new rows (a pad token) start at the mean;
     - sets the chat template (:func:`build_eot_chat_template`); ``add_bos="auto"`` starts it with the BOS
       exactly when the tokenizer puts a BOS before plain text, since ``apply_chat_template`` tokenises the
       rendering without adding special tokens;

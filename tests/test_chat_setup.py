@@ -8,6 +8,7 @@ from tokenizers import AddedToken
 
 from lima_hf.chat import (
     DEFAULT_EOT_TOKEN,
+    EOT_COPY_SCALE,
     build_eot_chat_template,
     check_eot_chat_format,
     setup_eot_chat_format,
@@ -48,7 +49,8 @@ def test_prepares_a_tied_tiny_model(tiny_model):
     assert new_in.shape[0] == vocab + 1 and model.config.vocab_size == vocab + 1
     assert torch.equal(new_in[:vocab], old_in)  # existing rows untouched
     assert old_eos_id == tokenizer.convert_tokens_to_ids("<|im_end|>")  # SmolLM2's own end token
-    assert torch.equal(new_in[eot_id], old_in[old_eos_id])  # by default a copy of the model's end token
+    # by default a copy of the model's end token, scaled so that the EOT outranks it where it is likely
+    assert torch.allclose(new_in[eot_id], EOT_COPY_SCALE * old_in[old_eos_id])
     assert torch.equal(new_in, new_out)  # still tied
     assert model.generation_config.eos_token_id == [old_eos_id, eot_id]  # stops at either
     assert tokenizer.eos_token == DEFAULT_EOT_TOKEN and model.config.eos_token_id == eot_id  # for tools reading these
@@ -88,8 +90,10 @@ def test_untied_embeddings_copy_the_end_token_in_both_matrices(bundled_tokenizer
     end = tokenizer.eos_token_id
     model, tokenizer = setup_eot_chat_format(model, tokenizer, eot_init="eos")
     new_in, new_out = embedding_state(model)
-    assert torch.equal(new_in[-1], old_in[end]) and torch.equal(new_out[-1], old_out[end])
+    assert torch.equal(new_in[-1], old_in[end]) and torch.allclose(new_out[-1], EOT_COPY_SCALE * old_out[end])
     assert torch.equal(new_in[:-1], old_in) and torch.equal(new_out[:-1], old_out)
+    hidden = torch.randn(8, old_out.shape[1])  # the EOT's logit is the old end token's, scaled
+    assert torch.allclose(hidden @ new_out[-1], EOT_COPY_SCALE * (hidden @ old_out[end]), atol=1e-5)
     assert tokenizer.convert_ids_to_tokens(len(tokenizer) - 1) == DEFAULT_EOT_TOKEN  # a token of its own
 
 

@@ -2,6 +2,7 @@
 card say what happened, and the documented paths are the ones it writes."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from lima_hf.cli import main
+from lima_hf.commands.quickstart import QuickstartConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +50,7 @@ def test_quickstart_summary_and_model_card_say_what_happened(quickstart):
     answers = [json.loads(x) for x in (out / "evaluation" / "answers" / "model.jsonl").read_text().splitlines()]
     stopped = sum(a["finish_reason"][-1] != "length" for a in answers)
     assert len(answers) == 11
-    assert f"| answers that stop by themselves (within 256 tokens) | " in printed
+    assert f"| answers that stop by themselves (within {QuickstartConfig.max_new_tokens} tokens) | " in printed
     assert re.search(rf"\| {stopped}/11 \(\d+%\) \|\n\| mean answer length", printed)
     mean_tokens = sum(a["new_tokens"][-1] for a in answers) / len(answers)
     assert re.search(rf"\| mean answer length \(tokens\) \| \d+ \| {mean_tokens:.0f} \|", printed)
@@ -75,3 +77,47 @@ def test_documented_quickstart_paths_exist(quickstart):
 def test_quickstart_rejects_an_unknown_eot_init(capsys):
     assert main(["quickstart", "--eot_init", "zeros"]) == 2
     assert "eot_init" in capsys.readouterr().err
+
+# Runs in a fresh interpreter: plain transformers, lima_hf never imported.
+PLAIN_CHAT = r"""
+import json, sys
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+model_dir, prompts = sys.argv[1], json.loads(sys.argv[2])
+tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+eot = tokenizer.convert_tokens_to_ids("<|eot|>")
+texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False)
+         for p in prompts]
+batch = tokenizer(texts, add_special_tokens=False, padding=True, return_tensors="pt")
+torch.manual_seed(0)
+with torch.inference_mode():
+    out = model.generate(**batch, do_sample=True, top_p=0.9, temperature=0.7, max_new_tokens=int(sys.argv[3]))
+results = []
+for row in out[:, batch["input_ids"].shape[1]:].tolist():
+    end = row.index(eot) + 1 if eot in row else len(row)
+    results.append({"stopped_at_eot": eot in row, "tokens": end,
+                    "reply": tokenizer.decode(row[:end], skip_special_tokens=True)})
+assert "lima_hf" not in sys.modules
+print(json.dumps(results))
+"""
+
+
+@pytest.mark.slow
+def test_quickstart_model_stops_at_eot_on_held_out_prompts_in_plain_transformers(quickstart):
+    import datasets
+
+    out, _ = quickstart
+    splits = datasets.load_dataset(str(out / "dataset"))
+    trained = {m[0]["content"] for m in splits["train"]["messages"]}
+    prompts = [m[0]["content"] for split in ("test", "validation") for m in splits[split]["messages"]]
+    assert len(prompts) == 15 and not trained & set(prompts)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run([sys.executable, "-c", PLAIN_CHAT, str(out / "model"), json.dumps(prompts),
+                          str(QuickstartConfig.max_new_tokens)],
+                         capture_output=True, text=True, timeout=900, env=env, cwd=out)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(run.stdout.strip().splitlines()[-1])
+    assert sum(r["stopped_at_eot"] for r in results) >= 0.9 * len(results), [(r["tokens"], r["reply"][:80]) for r in results]
+    assert all("<|eot|>" not in r["reply"] for r in results)

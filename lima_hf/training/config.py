@@ -79,8 +79,9 @@ class LimaSFTConfig(SFTConfig):
         default=DEFAULT_EOT_INIT,
         metadata={
             "help": "How a newly added end-of-turn token's embedding starts (input and output rows): 'eos' copies "
-            "the model's own end token (the tokenizer's EOS: '<|im_end|>' for SmolLM2, '</s>' for LLaMA), so "
-            "the model predicts the EOT where it used to end its text and learns to stop in a few dozen steps; "
+            "the model's own end token (the tokenizer's EOS: '<|im_end|>' for SmolLM2, '</s>' for LLaMA), the "
+            "output row scaled by 1.15, so the model predicts the EOT, ahead of its old end token, where it used "
+            "to end its text and learns to stop in a few dozen steps; "
             "'mean' starts it at the mean of all rows, which short runs cannot move far enough to stop (see "
             "docs/chat.md). Either way the EOT stays a token of its own, trained apart from the EOS.",
             "choices": list(EOT_INITS),
