@@ -82,7 +82,8 @@ def generate_responses(
     Writes one JSON line per prompt and sample to ``output_path`` as soon as it is finished, skipping those
     already there. Returns the records of ``prompts`` in order: ``id``, ``sample``, ``prompt`` (the first
     user turn), ``response`` (the last answer), ``messages`` (the whole conversation), ``finish_reason``
-    (``"eos"`` or ``"length"``, per turn), ``new_tokens`` (per turn), ``model``, ``sampling``, when given,
+    (``"eos"`` or ``"length"``, per turn), ``stop_token`` (per turn: the text of the token that ended the
+    answer, e.g. ``"<|eot|>"`` or another end token, ``None`` at the token limit), ``new_tokens`` (per turn), ``model``, ``sampling``, when given,
     ``prompt_set`` (which prompts these are, e.g. ``"data/lima (test split)"``; reports quote it), and
     ``produced_by`` (model path, revision, weights digest, chat template hash and sampling settings): an
     output made with other settings is refused (:class:`~lima_hf.evaluation.resumable.SettingsChangedError`),
@@ -102,7 +103,7 @@ def generate_responses(
                             overwrite=overwrite, what="answers")
     done = {_key(r["id"], r["sample"]) for r in output.records}
     jobs = [
-        {"prompt": prompt, "sample": sample, "messages": [], "finish_reason": [], "new_tokens": []}
+        {"prompt": prompt, "sample": sample, "messages": [], "finish_reason": [], "stop_token": [], "new_tokens": []}
         for prompt in prompts
         for sample in range(config.num_samples)
         if _key(prompt["id"], sample) not in done
@@ -166,6 +167,7 @@ def generate_responses(
                     answer = tokenizer.decode(tokens, skip_special_tokens=True).strip()
                     job["messages"].append({"role": "assistant", "content": answer})
                     job["finish_reason"].append("length" if stop is None else "eos")
+                    job["stop_token"].append(None if stop is None else tokenizer.convert_ids_to_tokens(new[stop]))
                     job["new_tokens"].append(len(tokens))
                     if depth == len(job["prompt"]["turns"]) - 1:
                         finished.append(
@@ -176,6 +178,7 @@ def generate_responses(
                                 "response": answer,
                                 "messages": job["messages"],
                                 "finish_reason": job["finish_reason"],
+                                "stop_token": job["stop_token"],
                                 "new_tokens": job["new_tokens"],
                                 "model": str(model_name),
                                 "sampling": asdict(config),
