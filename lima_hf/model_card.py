@@ -211,7 +211,8 @@ def build_model_card(
 ):
     """Return a ``huggingface_hub.ModelCard`` for the model in ``folder``.
 
-    ``training_args`` (a ``TrainingArguments.to_dict()``) defaults to the folder's ``training_args.bin``;
+    ``training_args`` (a ``TrainingArguments.to_dict()``) defaults to the folder's ``training_args.json``
+    (never the pickled ``training_args.bin``);
     the training outcome (steps, epochs completed, examples used and EOTs trimmed, final loss) comes from
     ``trainer_state`` (a ``TrainerState`` as a dict), by default the folder's ``trainer_state.json``;
     ``evaluation_dir`` is a folder written by ``lima-hf evaluate`` whose results are added as a table. The

@@ -35,6 +35,7 @@ def model_folder(tmp_path, tiny_model):
     from transformers import TrainingArguments
 
     from lima_hf.chat import setup_eot_chat_format
+    from lima_hf.training.checkpoints import save_training_args
 
     model, tokenizer = setup_eot_chat_format(*tiny_model)
     folder = tmp_path / "lima-tiny"
@@ -42,7 +43,8 @@ def model_folder(tmp_path, tiny_model):
     tokenizer.save_pretrained(folder)
     args = TrainingArguments(output_dir=str(folder), learning_rate=1e-5, adam_beta2=0.95, weight_decay=0.1,
                              num_train_epochs=15, lr_scheduler_type="linear", hub_token=TOKEN, report_to=[])
-    torch.save(args, folder / "training_args.bin")
+    torch.save(args, folder / "training_args.bin")  # what the Trainer pickles: never read nor uploaded
+    save_training_args(args, folder)  # what LimaSFTTrainer writes beside it, and the card reads
     state = {"global_step": 30, "epoch": 15.0, "train_batch_size": 2,
              "log_history": [{"loss": 2.5, "step": 10}, {"loss": 1.25, "step": 30}]}
     (folder / "trainer_state.json").write_text(json.dumps(state))

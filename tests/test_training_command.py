@@ -68,6 +68,9 @@ def test_train_function_trains_and_saves_a_plain_model_with_epoch_checkpoints(ti
     state = json.loads((output / "checkpoint-2" / "trainer_state.json").read_text())
     assert state["epoch"] == 1.0 and state["global_step"] == 2
     assert "- lima" in (output / "README.md").read_text()
+    for folder in (output, output / "checkpoint-2"):  # the arguments as JSON, what the card and push read
+        args = json.loads((folder / "training_args.json").read_text())
+        assert args["max_length"] == 128 and args["eot_token"] == "<|eot|>" and args["hub_token"] == "<HUB_TOKEN>"
     with pytest.raises(TypeError, match="unknown options: not_an_option"):
         train(release_jsonl, tmp_path / "other", not_an_option=1)
 

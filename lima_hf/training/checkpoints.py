@@ -1,22 +1,29 @@
 """A training run's output folder read back: its ``checkpoint-<step>/`` folders and which are complete (a run
 killed while saving one leaves it half-written: no ``trainer_state.json``, a 0-byte ``optimizer.pt``, missing
-weight shards), the ``trainer_state.json`` (steps, epochs, losses) and the Trainer's pickled ``training_args.bin``."""
+weight shards), the ``trainer_state.json`` (steps, epochs, losses) and the training arguments as JSON (``training_args.json``,
+written beside the Trainer's ``training_args.bin`` by :func:`save_training_args`).
+
+Nothing here unpickles: ``training_args.bin`` is a pickle, and unpickling a folder downloaded from anywhere runs
+whatever code it names, so it is never read."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
-import pickle
 from pathlib import Path
 
-from lima_hf.io import read_json
+from lima_hf.io import InputError, atomic_open, read_json
+from lima_hf.redaction import redact
 
 logger = logging.getLogger(__name__)
 
 _WEIGHTS = ("model.safetensors", "pytorch_model.bin", "adapter_model.safetensors", "adapter_model.bin")
 _INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 _STATE_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+TRAINING_ARGS_JSON = "training_args.json"
+# Fields whose names end in "_token" that hold token *texts*, not credentials: kept in the JSON (to_dict masks them)
+_TOKEN_TEXT_FIELDS = ("eot_token", "eos_token", "pad_token")
 
 
 def incomplete_reason(folder: str | os.PathLike) -> str | None:
@@ -79,23 +86,47 @@ def load_trainer_state(folder: str | os.PathLike) -> dict | None:
     return None
 
 
-def load_training_args(folder: str | os.PathLike) -> dict | None:
-    """The training arguments saved by the Trainer (``training_args.bin``) as a dict, tokens redacted.
+def training_args_dict(args) -> dict:
+    """``args`` (``TrainingArguments`` or a subclass) as a JSON-ready dict: ``to_dict()`` (which masks every
+    ``*_token`` field, ``hub_token`` included), with the token texts of :data:`_TOKEN_TEXT_FIELDS` kept."""
+    values = args.to_dict()
+    for name in _TOKEN_TEXT_FIELDS:
+        value = getattr(args, name, None)
+        if name in values and (value is None or isinstance(value, str)):
+            values[name] = value
+    return values
 
-    ``training_args.bin`` is a pickle written by ``transformers.Trainer``; it is read only from the
-    folder being pushed, i.e. the user's own training output, and never uploaded.
+
+def save_training_args(args, folder: str | os.PathLike) -> Path:
+    """Write ``folder/training_args.json`` (:func:`training_args_dict`, passed through the redactor)."""
+    path = Path(folder) / TRAINING_ARGS_JSON
+    text = redact(json.dumps(training_args_dict(args), indent=2, sort_keys=True, default=str))
+    with atomic_open(path, replace="any") as handle:
+        handle.write(text + "\n")
+    return path
+
+
+def load_training_args(folder: str | os.PathLike) -> dict | None:
+    """The training arguments saved with a model (``training_args.json``) as a dict, or ``None``.
+
+    Read from ``folder``, else from its newest ``checkpoint-*``. The Trainer's pickled ``training_args.bin`` is
+    never read: a folder that has only it (saved before lima-hf wrote the JSON) gets one log line saying the
+    card will not list the training arguments.
     """
     folder = Path(folder)
-    for candidate in [folder, *reversed(checkpoint_dirs(folder))]:
-        path = candidate / "training_args.bin"
-        if path.is_file():
-            import torch
-
-            try:
-                args = torch.load(path, weights_only=False, map_location="cpu")
-            except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, RuntimeError) as err:
-                # a truncated file, or a pickle of classes from another library version
-                logger.warning("cannot read %s (%s); the card will not list the training arguments", path, err)
-                return None
-            return args.to_dict() if hasattr(args, "to_dict") else None
+    candidates = [folder, *reversed(checkpoint_dirs(folder))]
+    for candidate in candidates:
+        try:
+            values = read_json(candidate / TRAINING_ARGS_JSON)
+        except InputError as err:
+            logger.warning("%s; the card will not list the training arguments", err)
+            return None
+        if isinstance(values, dict):
+            return values
+    for candidate in candidates:
+        if (candidate / "training_args.bin").is_file():
+            logger.warning(
+                "%s has only training_args.bin (a pickle, which lima-hf never loads) and no %s: the card will "
+                "not list the training arguments", candidate, TRAINING_ARGS_JSON)
+            return None
     return None

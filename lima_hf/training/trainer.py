@@ -17,6 +17,7 @@ from trl import SFTTrainer
 from trl.trainer.utils import create_model_from_path, get_config_model_id
 
 from lima_hf.chat import setup_eot_chat_format
+from lima_hf.training.checkpoints import save_training_args
 from lima_hf.training.config import LimaSFTConfig
 from lima_hf.training.lora import prepare_adapter_model, train_new_token_rows
 from lima_hf.training.residual_dropout import apply_residual_dropout
@@ -151,8 +152,12 @@ class LimaSFTTrainer(SFTTrainer):
             self.add_callback(TrainingDataFacts(**self.training_data_facts))
 
     def _save(self, output_dir: str | None = None, state_dict=None):
-        """The Trainer's save; an adapter folder also gets the generation config that stops at the EOT."""
+        """The Trainer's save, plus the training arguments as JSON (``training_args.json``, tokens masked: what
+        the card and ``lima-hf push`` read, never the pickled ``training_args.bin``); an adapter folder also gets
+        the generation config that stops at the EOT."""
         super()._save(output_dir, state_dict)
+        if self.args.should_save:
+            save_training_args(self.args, output_dir or self.args.output_dir)
         if is_peft_model(self.model) and self.args.should_save:
             self.model.get_base_model().generation_config.save_pretrained(output_dir or self.args.output_dir)
 
