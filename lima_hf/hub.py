@@ -16,6 +16,7 @@ The token comes from the usual places (``token=``, ``HF_TOKEN``, ``hf auth login
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lima_hf.io import InputError
+from lima_hf.io import InputError, read_json
 from lima_hf.model_card import (  # the card's public names, importable from lima_hf.hub as before
     ADAPTER_TAGS,
     BUNDLED_BASE_MODEL,
@@ -43,17 +44,21 @@ from lima_hf.training.checkpoints import load_trainer_state, load_training_args
 
 logger = logging.getLogger(__name__)
 
-# What is uploaded, at any depth: an allow-list (weights as safetensors, configs, tokenizer files, chat
-# templates, cards). Everything else stays local: training_args.bin (a pickle that holds hub_token verbatim
-# when a recipe set one; the card carries its hyperparameters instead), *.pkl, optimizer/scheduler/scaler
-# states, RNG states, DeepSpeed shards, TensorBoard runs, notes. Intermediate checkpoints and hidden files
-# are excluded even when they hold allowed files.
-MODEL_ALLOW_PATTERNS = ("*.safetensors", "*.safetensors.index.json", "*config.json", "*tokenizer.json",
-                        "*tokenizer.model", "*special_tokens_map.json", "*added_tokens.json", "*vocab.json",
-                        "*vocab.txt", "*merges.txt", "*chat_template.jinja", "*chat_template.json", "*README.md")
+# What is uploaded: regular files inside the folder whose *names* are on an allow-list of what lima-hf,
+# transformers, peft and datasets write (weights as safetensors, configs, tokenizer files, chat templates, cards,
+# and the data files a dataset card names). Everything else stays local: training_args.bin (a pickle that holds
+# hub_token verbatim when a recipe set one; the card carries its hyperparameters instead), training_args.json,
+# *.pkl, optimizer/scheduler/scaler states, RNG states, DeepSpeed shards, TensorBoard runs, notes, any stray JSON
+# (credentials.json). Intermediate checkpoints and hidden files are excluded even when they hold allowed files.
+# A symbolic link is followed only to a file inside the folder; one that leads outside is refused.
+MODEL_ALLOW_PATTERNS = ("*.safetensors", "model.safetensors.index.json", "config.json", "generation_config.json",
+                        "adapter_config.json", "tokenizer.json", "tokenizer_config.json", "tokenizer.model",
+                        "special_tokens_map.json", "added_tokens.json", "vocab.json", "vocab.txt", "merges.txt",
+                        "chat_template.jinja", "chat_template.json", "README.md")
 MODEL_IGNORE_PATTERNS = ("checkpoint-*", "checkpoint-*/**", "*/checkpoint-*/**", "runs/**", "**/*.tmp", ".*",
                          "**/.*", "*/.*", "global_step*/**")
-DATASET_ALLOW_PATTERNS = ("*.parquet", "*.arrow", "*.md", "*.png", "*.svg", "*.json", "*.jsonl")
+DATASET_ALLOW_PATTERNS = ("README.md", "LICENSE.md", "build_summary.json", "*.png", "*.svg",
+                          "dataset_info.json", "dataset_dict.json", "state.json", "data-*.arrow")
 DATASET_IGNORE_PATTERNS = ("**/*.tmp", ".*", "**/.*", "*/.*")
 __all__ = [
     "ADAPTER_TAGS", "BUNDLED_BASE_MODEL", "CARD_TAG", "DATASET_ALLOW_PATTERNS", "DATASET_IGNORE_PATTERNS",
@@ -85,7 +90,8 @@ def _require_folder(folder: str | os.PathLike) -> Path:
 
 def check_model_folder(folder: str | os.PathLike) -> Path:
     """Check that ``folder`` loads with plain ``transformers`` (config, weights) or ``peft`` (an adapter), with a
-    tokenizer and its chat template."""
+    tokenizer that loads and its chat template: every safetensors file is non-empty and readable, ``config.json``
+    parses, and nothing uploaded is a link leading outside the folder (:func:`upload_files`)."""
     folder = _require_folder(folder)
     missing = []
     if is_adapter(folder):
@@ -100,6 +106,14 @@ def check_model_folder(folder: str | os.PathLike) -> Path:
         missing.append("tokenizer_config.json")
     if missing:
         raise InputError(f"{folder}: not a saved model or adapter folder, missing {', '.join(missing)}")
+    files = upload_files(folder, MODEL_ALLOW_PATTERNS, MODEL_IGNORE_PATTERNS)
+    for name in files:
+        if name.endswith(".json"):
+            read_json(folder / name)  # malformed JSON: an InputError naming the file and line
+        elif name.endswith(".safetensors"):
+            _check_safetensors(folder / name)
+    _check_shards(folder)
+    _check_tokenizer(folder)
     if chat_template(folder) is None:
         raise InputError(
             f"{folder}: the tokenizer has no chat template, so the model cannot chat with plain transformers; "
@@ -108,16 +122,77 @@ def check_model_folder(folder: str | os.PathLike) -> Path:
     return folder
 
 
+def _check_safetensors(path: Path) -> None:
+    """A safetensors file that is non-empty and whose header safetensors reads."""
+    from safetensors import SafetensorError, safe_open
+
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty weights file (0 bytes); was the save interrupted? Save the model again")
+    try:
+        with safe_open(str(path), framework="pt") as weights:
+            if not list(weights.keys()):
+                raise InputError(f"{path}: holds no tensors")
+    except (SafetensorError, OSError, ValueError) as err:
+        raise InputError(f"{path}: not a readable safetensors file ({' '.join(str(err).split())})") from err
+
+
+def _check_shards(folder: Path) -> None:
+    """Every shard a ``*.safetensors.index.json`` names is present."""
+    for index in folder.glob("*.safetensors.index.json"):
+        weight_map = (read_json(index) or {}).get("weight_map")
+        if not isinstance(weight_map, dict):
+            raise InputError(f"{index}: no 'weight_map'")
+        missing = sorted(name for name in set(weight_map.values()) if not (folder / name).is_file())
+        if missing:
+            raise InputError(f"{index}: names weight shards that are missing ({', '.join(missing[:3])})")
+
+
+def _check_tokenizer(folder: Path) -> None:
+    """The folder's tokenizer loads with plain ``transformers`` (no remote code)."""
+    from transformers import AutoTokenizer
+
+    try:
+        AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    except Exception as err:  # noqa: BLE001 - any failure means the pushed model would not load
+        raise InputError(f"{folder}: the tokenizer does not load ({type(err).__name__}: "
+                         f"{' '.join(str(err).split())[:300]}); is a tokenizer file missing?") from err
+
+
 def check_dataset_folder(folder: str | os.PathLike) -> Path:
-    """Check a dataset folder before a push: its card's ``configs`` name files that exist
-    (:func:`lima_hf.data.dataset_folder.dataset_folder_configs`) and its YAML names a ``license``."""
-    from lima_hf.data.dataset_folder import dataset_folder_configs, read_card
+    """Check a dataset folder before a push: its card parses, its ``configs`` name files that exist
+    (:func:`lima_hf.data.dataset_folder.dataset_folder_configs`) and are readable Parquet, its YAML names a
+    ``license``, and nothing uploaded is a link leading outside the folder."""
+    from lima_hf.data.dataset_folder import read_card
 
     folder = _require_folder(folder)
-    dataset_folder_configs(folder)
+    data_files = _card_data_files(folder)
     if not read_card(folder).data.to_dict().get("license"):
         raise InputError(f"{folder / 'README.md'}: the card's YAML has no 'license'")
+    upload_files(folder, DATASET_ALLOW_PATTERNS, DATASET_IGNORE_PATTERNS, extra=data_files)
+    import pyarrow.parquet as pq
+
+    for name in data_files:
+        if name.endswith(".parquet"):
+            try:
+                pq.read_metadata(folder / name)
+            except (OSError, ValueError) as err:
+                raise InputError(f"{folder / name}: not a readable Parquet file ({err})") from err
     return folder
+
+
+def _card_data_files(folder: Path) -> list[str]:
+    """The data files (relative paths) the dataset card's ``configs`` name."""
+    from lima_hf.data.dataset_folder import dataset_folder_configs
+
+    root = Path(os.path.abspath(folder))
+    files = set()
+    for splits in dataset_folder_configs(folder).values():
+        for paths in splits.values():
+            for path in map(lambda p: Path(os.path.abspath(p)), paths):
+                if root not in path.parents:
+                    raise InputError(f"{folder / 'README.md'}: the card names {path}, outside the folder")
+                files.add(path.relative_to(root).as_posix())
+    return sorted(files)
 
 
 def _resolve_token(token: str | None) -> str:
@@ -144,8 +219,7 @@ def _upload(
     *,
     private: bool,
     token: str | None,
-    ignore_patterns: Sequence[str],
-    allow_patterns: Sequence[str],
+    files: Sequence[str],
     commit_message: str,
     revision: str | None,
     endpoint: str | None,
@@ -157,10 +231,6 @@ def _upload(
     token = _resolve_token(token)
     register_secret(token)
     api = HfApi(endpoint=endpoint, token=token)
-    files = sorted(
-        str(p.relative_to(folder)) for p in folder.rglob("*")
-        if p.is_file() and _uploaded(p.relative_to(folder), allow_patterns, ignore_patterns)
-    )
     where = f"{repo_type} repository {repo_id!r} on {api.endpoint}"
     try:
         repo_url = api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
@@ -171,8 +241,7 @@ def _upload(
             repo_type=repo_type,
             revision=revision,
             commit_message=commit_message,
-            allow_patterns=list(allow_patterns),
-            ignore_patterns=list(ignore_patterns),
+            allow_patterns=[glob.escape(name) for name in files],  # exactly the files checked, nothing else
         )
     except (HfHubHTTPError, httpx2.HTTPError, OSError, ValueError) as err:
         reason = redact(_describe(err))
@@ -181,15 +250,51 @@ def _upload(
             "unchanged, and files that reached the Hub are kept and skipped when you run the same push "
             "command again to resume."
         ) from err
-    return PushResult(repo_url=str(repo_url), commit_url=commit.commit_url, files=files)
+    return PushResult(repo_url=str(repo_url), commit_url=commit.commit_url, files=list(files))
 
 
 def _uploaded(relative: Path, allow: Sequence[str], ignore: Sequence[str]) -> bool:
-    """Whether a file (path relative to the folder) is on the allow-list and not excluded."""
-    from fnmatch import fnmatch
+    """Whether a file (path relative to the folder) has a name on the allow-list and its path is not excluded."""
+    from fnmatch import fnmatchcase
 
     text = relative.as_posix()
-    return any(fnmatch(text, p) for p in allow) and not any(fnmatch(text, p) for p in ignore)
+    return any(fnmatchcase(relative.name, p) for p in allow) and not any(fnmatchcase(text, p) for p in ignore)
+
+
+def upload_files(folder: str | os.PathLike, allow: Sequence[str], ignore: Sequence[str],
+                 extra: Sequence[str] = ()) -> list[str]:
+    """The files of ``folder`` a push uploads (relative POSIX paths): regular files on the allow-list (or named in
+    ``extra``), not excluded. A symbolic link counts only when it leads to a regular file inside ``folder``; a link
+    that would be uploaded (or a linked folder) leading outside, or an allowed name that is not a regular file,
+    raises :class:`InputError` naming it."""
+    folder = Path(folder)
+    root = Path(os.path.realpath(folder))
+    extra = set(extra)
+    files = []
+    for parent, dirs, names in os.walk(folder):  # never follows linked folders
+        parent = Path(parent)
+        for name in sorted(dirs):
+            path = parent / name
+            if path.is_symlink() and not _inside(path, root):
+                raise InputError(f"{path}: a symbolic link to {os.path.realpath(path)}, outside the folder; refusing "
+                                 "to upload it (copy what it holds into the folder, or remove the link)")
+        for name in sorted(names):
+            path = parent / name
+            relative = path.relative_to(folder)
+            if not (relative.as_posix() in extra or _uploaded(relative, allow, ignore)):
+                continue
+            if path.is_symlink() and not _inside(path, root):
+                raise InputError(f"{path}: a symbolic link to {os.path.realpath(path)}, outside the folder; refusing "
+                                 "to upload it (copy the file into the folder, or remove the link)")
+            if not path.is_file():
+                raise InputError(f"{path}: not a regular file; refusing to upload it")
+            files.append(relative.as_posix())
+    return sorted(files)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    target = Path(os.path.realpath(path))
+    return target == root or root in target.parents
 
 
 def _describe(err: BaseException) -> str:
@@ -237,8 +342,9 @@ def push_model(
         card = build_model_card(folder, repo_id, base_model=base_model, datasets=datasets, license=license,
                                 tags=tags, evaluation_dir=evaluation_dir, training_args=training_args)
         write_model_card(folder, card, overwrite=overwrite_card)
-    return _upload(folder, repo_id, "model", private=private, token=token, ignore_patterns=MODEL_IGNORE_PATTERNS,
-                   allow_patterns=MODEL_ALLOW_PATTERNS, commit_message=commit_message, revision=revision, endpoint=endpoint)
+    files = upload_files(folder, MODEL_ALLOW_PATTERNS, MODEL_IGNORE_PATTERNS)
+    return _upload(folder, repo_id, "model", private=private, token=token, files=files,
+                   commit_message=commit_message, revision=revision, endpoint=endpoint)
 
 
 def push_dataset(
@@ -258,5 +364,6 @@ def push_dataset(
     """
     _check_repo_id(repo_id)
     folder = check_dataset_folder(folder)
-    return _upload(folder, repo_id, "dataset", private=private, token=token, ignore_patterns=DATASET_IGNORE_PATTERNS,
-                   allow_patterns=DATASET_ALLOW_PATTERNS, commit_message=commit_message, revision=revision, endpoint=endpoint)
+    files = upload_files(folder, DATASET_ALLOW_PATTERNS, DATASET_IGNORE_PATTERNS, extra=_card_data_files(folder))
+    return _upload(folder, repo_id, "dataset", private=private, token=token, files=files,
+                   commit_message=commit_message, revision=revision, endpoint=endpoint)

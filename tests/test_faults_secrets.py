@@ -125,9 +125,11 @@ def test_upload_is_an_allow_list_at_any_depth():
         assert model(kept), kept
     for dropped in ("training_args.bin", "sub/training_args.bin", "a/b/state.pkl", "x.pkl", "scaler.pt",
                     "nested/scaler.pt", "optimizer.pt", "rng_state.pth", "checkpoint-10/model.safetensors",
-                    "runs/events.out", ".env", "sub/.secret.json", "notes.txt", "pytorch_model.bin"):
+                    "runs/events.out", ".env", "sub/.secret.json", "notes.txt", "pytorch_model.bin",
+                    "credentials.json", "extra_config.json", "training_args.json"):
         assert not model(dropped), dropped
     assert not _uploaded(Path(".lima-hf-output.json"), DATASET_ALLOW_PATTERNS, DATASET_IGNORE_PATTERNS)
-    assert _uploaded(Path("data/default/train-00000-of-00001.parquet"), DATASET_ALLOW_PATTERNS,
-                     DATASET_IGNORE_PATTERNS)
+    assert _uploaded(Path("build_summary.json"), DATASET_ALLOW_PATTERNS, DATASET_IGNORE_PATTERNS)
+    for dropped in ("credentials.json", "data/notes.json", "data/default/train-00000-of-00001.parquet"):
+        assert not _uploaded(Path(dropped), DATASET_ALLOW_PATTERNS, DATASET_IGNORE_PATTERNS), dropped  # data: by card
     assert not _uploaded(Path("data/x.pkl"), DATASET_ALLOW_PATTERNS, DATASET_IGNORE_PATTERNS)
