@@ -84,18 +84,20 @@ def main(argv: list[str]) -> int:
             return 0
         raise CLIError(f"choose what to evaluate: lima-hf evaluate {{{'|'.join(PROTOCOLS)}}} [options]")
     protocol_class, rest = PROTOCOLS[argv[0]], argv[1:]
-    types = [EvaluateArguments, *([protocol_class.Arguments] if protocol_class.Arguments else []), judge_arguments()]
+    types = [EvaluateArguments, *([protocol_class.Arguments] if protocol_class.Arguments else [])]
+    types += [judge_arguments()] if protocol_class.needs_judge else []
     parsed = parse_args(types, rest, prog=f"lima-hf evaluate {argv[0]}", description=protocol_class.description)
-    args, judge_args = parsed[0], parsed[-1]
+    args, judge_args = parsed[0], parsed[-1] if protocol_class.needs_judge else None
     options = parsed[1] if protocol_class.Arguments else None
     if not args.output_dir:
         raise CLIError("--output_dir is required")
     if not args.responses:
         raise CLIError("--responses is required")
-    judge = make_judge(judge_args)
+    judge = make_judge(judge_args) if judge_args else None
     systems = protocol_class.systems_from_arguments(args, options, named_files)
+    judging = {"template_path": judge_args.template, "retries": judge_args.retries} if judge_args else {}
     protocol = protocol_class(
-        judge, args.output_dir, template_path=judge_args.template, retries=judge_args.retries,
+        judge, args.output_dir, **judging,
         n_resamples=args.bootstrap, seed=args.seed, agree_with=args.agree_with,
         **(dataclasses.asdict(options) if options else {}),
     )

@@ -24,7 +24,7 @@ def _first(obj: dict, keys: tuple[str, ...]) -> str | None:
 
 
 def load_responses(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Records ``{"id", "sample", "prompt", "response"}`` (and ``messages``, ``prompt_set`` when the file has them) of a
+    """Records ``{"id", "sample", "prompt", "response"}`` (and ``messages``, ``prompt_set``, ``finish_reason``, ``stop_token`` when the file has them) of a
     response file (``id`` may be ``None``)."""
     path = Path(path)
     records, samples = [], {}
@@ -56,6 +56,9 @@ def load_responses(path: str | os.PathLike) -> list[dict[str, Any]]:
             record["messages"] = messages
         if isinstance(obj.get("prompt_set"), str):
             record["prompt_set"] = obj["prompt_set"]
+        for key in ("finish_reason", "stop_token"):  # how generation ended (lima-hf generate)
+            if key in obj:
+                record[key] = obj[key]
         records.append(record)
     if not records:
         raise InputError(f"{path}: no answers")

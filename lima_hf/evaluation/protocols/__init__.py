@@ -3,7 +3,9 @@
 - ``pairwise``: :class:`~lima_hf.evaluation.protocols.pairwise.Pairwise` (Figures 1-2);
 - ``likert``: :class:`~lima_hf.evaluation.protocols.likert.Likert` (the ablations, Figures 5-6);
 - ``absolute``: :class:`~lima_hf.evaluation.protocols.absolute.Absolute` (Figure 3);
-- ``multi-turn``: :class:`~lima_hf.evaluation.protocols.multi_turn.MultiTurn` (Section 4.4's dialogues).
+- ``multi-turn``: :class:`~lima_hf.evaluation.protocols.multi_turn.MultiTurn` (Section 4.4's dialogues);
+- ``instructions``: :class:`~lima_hf.evaluation.protocols.instruction_following.InstructionFollowing` (IFEval-style
+  verifiable instructions, checked by code: no judge).
 
 A protocol is one module with one :class:`~lima_hf.evaluation.protocols.base.Protocol` subclass; adding one
 is that module plus one entry here, or :func:`register_protocol` from anywhere. The command line
@@ -18,6 +20,7 @@ from typing import Any
 
 from lima_hf.evaluation.protocols.absolute import Absolute
 from lima_hf.evaluation.protocols.base import Protocol
+from lima_hf.evaluation.protocols.instruction_following import InstructionFollowing
 from lima_hf.evaluation.protocols.likert import Likert
 from lima_hf.evaluation.protocols.multi_turn import MultiTurn
 from lima_hf.evaluation.protocols.pairwise import Pairwise
@@ -27,6 +30,7 @@ PROTOCOLS: dict[str, type[Protocol]] = {
     Likert.name: Likert,
     Absolute.name: Absolute,
     MultiTurn.name: MultiTurn,
+    InstructionFollowing.name: InstructionFollowing,
 }
 
 

@@ -58,6 +58,7 @@ class Protocol:
     plot_file: ClassVar[str]
     summaries_key: ClassVar[str] = "systems"
     tie: ClassVar[Any] = None
+    needs_judge: ClassVar[bool] = True  # False: answers are checked by code (``lima-hf evaluate`` takes no --judge)
     Arguments: ClassVar[type | None] = None
 
     def __init__(
