@@ -23,7 +23,7 @@ def selection_card(report: dict, records: list[dict], pool: str, judge: dict | N
         pretty_name=f"LIMA-style selection of {len(records)} examples",
         tags=["lima", "sft", "data-selection"],
         task_categories=["text-generation"],
-        selection={"method": method["strategy"], "pool": pool, "parameters": method},
+        selection={"method": report.get("strategy", method["strategy"]), "pool": pool, "parameters": method},
     )
     body = "\n".join([
         f"# {data.pretty_name}",
