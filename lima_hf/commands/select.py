@@ -40,6 +40,15 @@ class SelectArguments:
         metadata={"help": "A malformed pool row: 'raise' stops naming the row; 'skip' drops it and lists it in "
                   "selection/dropped.jsonl.", "choices": ["raise", "skip"]},
     )
+    decontaminate: list[str] | None = field(
+        default=None,
+        metadata={"help": "Drop candidates whose prompt or response shares a long n-gram with these evaluation "
+                  "prompts: 'test' (the pool folder's test split) and/or prompt files (JSONL, dataset folders); each "
+                  "is listed in selection/dropped.jsonl with the matching span, and the card says what was removed."},
+    )
+    decontamination_ngram: int = field(
+        default=13, metadata={"help": "Words an overlap must span to count (13: GPT-3's contamination check)."}
+    )
     judge_candidates: bool = field(
         default=False,
         metadata={"help": "Grade every candidate with an LLM judge (--judge http or local, --judge_model ...) on the "
@@ -102,6 +111,18 @@ def _judge_grades(records: list[dict], args: SelectArguments, judge, judge_args,
     return grades
 
 
+def _decontaminate(records: list[dict], args: SelectArguments) -> tuple[list[dict], dict]:
+    from lima_hf.data.decontamination import EvalIndex, decontaminate, load_eval_prompts
+
+    sets = [args.pool if name == "test" else name for name in args.decontaminate]
+    index = EvalIndex(load_eval_prompts(sets), args.decontamination_ngram)
+    kept, removed = decontaminate(records, index)
+    if not kept:
+        raise CLIError(f"decontamination removed all {len(records)} candidates of {args.pool}")
+    return kept, {"removed": removed, "sets": sets, "n": args.decontamination_ngram,
+                  "short_prompts": index.short_prompts}
+
+
 def main(argv: list[str]) -> int:
     from lima_hf.evaluation.judges.config import JudgeArguments
 
@@ -136,6 +157,11 @@ def main(argv: list[str]) -> int:
     records, skipped = load_pool(args.pool, config=args.pool_config, split=args.pool_split, on_error=args.on_error)
     for row in skipped:
         console.print(f"skipped {row['detail']}", markup=False, highlight=False)
+    decontamination = None
+    if args.decontaminate:
+        records, decontamination = _decontaminate(records, args)
+        console.print(f"decontamination: removed {len(decontamination['removed'])} candidates sharing "
+                      f"{args.decontamination_ngram} words with an evaluation prompt", highlight=False)
     judge_scores = load_judge_scores(config.judge_scores) if config.judge_scores else None
     judge = _model_judge(judge_args) if args.judge_candidates or _needs_judge(config) else None
     if judge is not None and judge_scores is None:
@@ -151,7 +177,7 @@ def main(argv: list[str]) -> int:
         raise
     except ValueError as err:  # an option that does not fit this pool (quotas, n)
         raise CLIError(str(err)) from err
-    result.dropped[:0] = skipped
+    result.dropped[:0] = skipped + (decontamination["removed"] if decontamination else [])
     report, files = report_files(result, pool=args.pool)
     if judge_scores:
         files["selection/judge_scores.jsonl"] = "".join(
@@ -165,7 +191,7 @@ def main(argv: list[str]) -> int:
         judge_card = {"judge": judge_args.judge, "judge_model": judge_args.judge_model, "template": judge_args.template}
         if judge_args.judge == "local":
             judge_card["judge_mode"] = judge_args.judge_mode
-    card = selection_card(report, selected, args.pool, judge_card)
+    card = selection_card(report, selected, args.pool, judge_card, decontamination=decontamination)
     write_dataset_folder(args.output, configs, card, files=files)
     console.print(Markdown(files["selection/report.md"].decode()))
     console.print(f"wrote {len(selected)} examples to {args.output} "
