@@ -29,6 +29,14 @@ class BuildDatasetArgs:
         default=None,
         metadata={"help": "Override the tokenizer of the card's statistics ('bundled' or a path/Hub id)."},
     )
+    decontaminate: list[str] | None = field(
+        default=None,
+        metadata={"help": "Drop training records sharing a long n-gram with these evaluation prompts: 'test' (this "
+                  "build's test split) and/or prompt files (JSONL, dataset folders); the card lists what was removed."},
+    )
+    decontamination_ngram: int | None = field(
+        default=None, metadata={"help": "Words an overlap must span to count (default 13, GPT-3's contamination check)."}
+    )
 
 
 def print_summary(summary: dict, output, rejections_dir) -> None:
@@ -100,7 +108,7 @@ def main(argv: list[str]) -> int:
         raise CLIError("--output DIR is required")
     config_path = args.dataset_config
     config = load_build_config(config_path)
-    for key in ("seed", "on_shortfall", "tokenizer"):
+    for key in ("seed", "on_shortfall", "tokenizer", "decontaminate", "decontamination_ngram"):
         if getattr(args, key) is not None:
             setattr(config, key, getattr(args, key))
     check_build_output(config, args.output)

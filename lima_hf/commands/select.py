@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lima_hf.cli_args import CLIError, parse_args
 from lima_hf.data.selection.config import SelectionConfig
+from lima_hf.errors import ConfigError
 
 
 @dataclass
@@ -38,6 +39,15 @@ class SelectArguments:
         default="raise",
         metadata={"help": "A malformed pool row: 'raise' stops naming the row; 'skip' drops it and lists it in "
                   "selection/dropped.jsonl.", "choices": ["raise", "skip"]},
+    )
+    decontaminate: list[str] | None = field(
+        default=None,
+        metadata={"help": "Drop candidates whose prompt or response shares a long n-gram with these evaluation "
+                  "prompts: 'test' (the pool folder's test split) and/or prompt files (JSONL, dataset folders); each "
+                  "is listed in selection/dropped.jsonl with the matching span, and the card says what was removed."},
+    )
+    decontamination_ngram: int = field(
+        default=13, metadata={"help": "Words an overlap must span to count (13: GPT-3's contamination check)."}
     )
     judge_candidates: bool = field(
         default=False,
@@ -61,25 +71,56 @@ def _carried_configs(pool: Path, args: SelectArguments) -> dict[str, dict[str, l
     return carried
 
 
-def _judge_grades(records: list[dict], args: SelectArguments, judge_args, config: SelectionConfig) -> dict:
-    from lima_hf.data.selection.judge_grades import judge_candidates
+def _judgments_dir(args: SelectArguments) -> Path:
+    output = Path(args.output)
+    return output.with_name(output.name + ".judgments")
+
+
+def _model_judge(judge_args):
     from lima_hf.evaluation.judges.base import ModelJudge
     from lima_hf.evaluation.judges.config import make_judge
-    from lima_hf.evaluation.protocols.likert import Likert
 
     judge = make_judge(judge_args)
     if not isinstance(judge, ModelJudge):
         raise CLIError(f"--judge {judge_args.judge} cannot grade a pool here: export your grades as JSONL and pass "
                        "--judge_scores")
-    output = Path(args.output)
-    cache = output.with_name(output.name + ".judgments") / "likert.jsonl"
-    template = Likert.load_template(judge_args.template) if judge_args.template else None
-    grades, unparsed = judge_candidates(records, judge, cache, template=template, retries=judge_args.retries,
-                                        progress=config.show_progress)
+    return judge
+
+
+def _judge_template(judge_args) -> str | None:
+    from lima_hf.evaluation.protocols.likert import Likert
+
+    return Likert.load_template(judge_args.template) if judge_args.template else None
+
+
+def _needs_judge(config: SelectionConfig) -> bool:
+    """Whether a step asks the judge itself (judge_threshold without --judge_scores, or a Deita 'judge' scorer)."""
+    return any((s.strategy == "judge_threshold" and not config.judge_scores)
+               or getattr(s.params, "scorer", None) == "judge" for s in config.parsed_steps())
+
+
+def _judge_grades(records: list[dict], args: SelectArguments, judge, judge_args, config: SelectionConfig) -> dict:
+    from lima_hf.data.selection.judge_grades import judge_candidates
+
+    cache = _judgments_dir(args) / "likert.jsonl"
+    grades, unparsed = judge_candidates(records, judge, cache, template=_judge_template(judge_args),
+                                        retries=judge_args.retries, progress=config.show_progress)
     if unparsed:
         print(f"lima-hf select: {len(unparsed)} judge replies could not be parsed (no judge grade for them; "
               f"see {cache})", file=sys.stderr)
     return grades
+
+
+def _decontaminate(records: list[dict], args: SelectArguments) -> tuple[list[dict], dict]:
+    from lima_hf.data.decontamination import EvalIndex, decontaminate, load_eval_prompts
+
+    sets = [args.pool if name == "test" else name for name in args.decontaminate]
+    index = EvalIndex(load_eval_prompts(sets), args.decontamination_ngram)
+    kept, removed = decontaminate(records, index)
+    if not kept:
+        raise CLIError(f"decontamination removed all {len(records)} candidates of {args.pool}")
+    return kept, {"removed": removed, "sets": sets, "n": args.decontamination_ngram,
+                  "short_prompts": index.short_prompts}
 
 
 def main(argv: list[str]) -> int:
@@ -116,17 +157,27 @@ def main(argv: list[str]) -> int:
     records, skipped = load_pool(args.pool, config=args.pool_config, split=args.pool_split, on_error=args.on_error)
     for row in skipped:
         console.print(f"skipped {row['detail']}", markup=False, highlight=False)
+    decontamination = None
+    if args.decontaminate:
+        records, decontamination = _decontaminate(records, args)
+        console.print(f"decontamination: removed {len(decontamination['removed'])} candidates sharing "
+                      f"{args.decontamination_ngram} words with an evaluation prompt", highlight=False)
     judge_scores = load_judge_scores(config.judge_scores) if config.judge_scores else None
+    judge = _model_judge(judge_args) if args.judge_candidates or _needs_judge(config) else None
+    if judge is not None and judge_scores is None:
+        judge_scores = {}  # grades a step asks the judge for are written to selection/judge_scores.jsonl
     if args.judge_candidates:
-        judge_scores = _judge_grades(records, args, judge_args, config)
+        judge_scores = _judge_grades(records, args, judge, judge_args, config)
     console.print(f"pool: {len(records)} candidates from {args.pool}", highlight=False)
     try:
-        result = select_records(records, config, judge_scores=judge_scores)
-    except InputError:
+        result = select_records(records, config, judge_scores=judge_scores, judge=judge,
+                                judge_template=_judge_template(judge_args), judge_retries=judge_args.retries,
+                                cache_dir=_judgments_dir(args))
+    except (InputError, ConfigError):
         raise
     except ValueError as err:  # an option that does not fit this pool (quotas, n)
         raise CLIError(str(err)) from err
-    result.dropped[:0] = skipped
+    result.dropped[:0] = skipped + (decontamination["removed"] if decontamination else [])
     report, files = report_files(result, pool=args.pool)
     if judge_scores:
         files["selection/judge_scores.jsonl"] = "".join(
@@ -135,12 +186,12 @@ def main(argv: list[str]) -> int:
     selected = result.selected_records
     configs = _carried_configs(Path(args.pool), args)
     configs.setdefault("default", {})[args.pool_split] = selected
-    judge = None
-    if args.judge_candidates:
-        judge = {"judge": judge_args.judge, "judge_model": judge_args.judge_model, "template": judge_args.template}
+    judge_card = None
+    if judge is not None:
+        judge_card = {"judge": judge_args.judge, "judge_model": judge_args.judge_model, "template": judge_args.template}
         if judge_args.judge == "local":
-            judge["judge_mode"] = judge_args.judge_mode
-    card = selection_card(report, selected, args.pool, judge)
+            judge_card["judge_mode"] = judge_args.judge_mode
+    card = selection_card(report, selected, args.pool, judge_card, decontamination=decontamination)
     write_dataset_folder(args.output, configs, card, files=files)
     console.print(Markdown(files["selection/report.md"].decode()))
     console.print(f"wrote {len(selected)} examples to {args.output} "

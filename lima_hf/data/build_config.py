@@ -102,6 +102,8 @@ class BuildConfig:
     tokenizer: str = "bundled"
     name: str = "lima"
     pretty_name: str = "LIMA (rebuilt with lima-hf)"
+    decontaminate: list[str] = field(default_factory=list)  # "test" (this build's) and/or prompt files
+    decontamination_ngram: int = 13  # lima_hf.data.decontamination.DEFAULT_NGRAM
     path: str = "<config>"
 
     def parts(self) -> list[tuple[str, list[Part]]]:
@@ -184,6 +186,9 @@ def parse_build_config(
         raise InputError(f"{path}:{_line(nodes, 'on_error')}: on_error must be raise or skip")
     if config.manifest:
         config.manifest = _resolve(config.manifest, base)
+    if isinstance(config.decontaminate, str) or not all(isinstance(p, str) for p in config.decontaminate):
+        raise InputError(f"{path}:{_line(nodes, 'decontaminate')}: decontaminate is a list of 'test' and prompt files")
+    config.decontaminate = [p if p == "test" else _resolve(p, base) for p in config.decontaminate]
     if config.tokenizer != "bundled" and (base / config.tokenizer).exists():
         config.tokenizer = _resolve(config.tokenizer, base)
     for name, options in (data.get("sources") or {}).items():

@@ -63,8 +63,10 @@ def build_dataset(
         config = load_build_config(config)
     check_build_output(config, output_dir)
     composition = compose(config) if composition is None else composition
+    section = decontaminate_composition(composition, config.decontaminate, config.decontamination_ngram)
     summary = build_summary(composition)
     card, stats = build_card(config, composition, summary)
+    card.text += section
     files = {
         "length_distribution.png": length_plot_png(stats),
         "LICENSE.md": license_text(config, composition).encode(),
@@ -78,6 +80,27 @@ def build_dataset(
     path = write_dataset_folder(output_dir, composition.configs, card, files=files)
     write_rejection_logs(composition, rejections_dir(output_dir))
     return path
+
+
+def decontaminate_composition(composition: Composition, against: list[str], n: int) -> str:
+    """Drop every training record (all splits but test and validation) sharing an ``n``-gram with the
+    evaluation prompts ``against`` ("test": this build's test split; else prompt files); the removed ones
+    become rejections. Returns the card's section ("" when ``against`` is empty)."""
+    if not against:
+        return ""
+    from lima_hf.data.decontamination import EvalIndex, card_section, decontaminate, load_eval_prompts, prompts_of
+
+    prompts = load_eval_prompts([p for p in against if p != "test"])
+    if "test" in against:
+        prompts += prompts_of(composition.configs.get(DEFAULT_CONFIG, {}).get("test", []), "test split")
+    index = EvalIndex(prompts, n)
+    removed = []
+    for splits in composition.configs.values():
+        for split in [s for s in splits if s not in ("test", "validation")]:
+            splits[split], gone = decontaminate(splits[split], index)
+            removed += gone
+    composition.rejections.extend(removed)
+    return card_section(removed, [("test split" if p == "test" else str(p)) for p in against], n, index.short_prompts)
 
 
 class LimaBuilderConfig(datasets.BuilderConfig):

@@ -3,15 +3,16 @@ large candidate pool (``lima-hf select``).
 
 Pipeline (:func:`select_records`): quality signals and rule filters (:mod:`.quality`), sentence
 embeddings (:mod:`.embeddings`), near-duplicate removal (:mod:`.dedup`), per-group quotas (:mod:`.quotas`),
-diversity selection (:mod:`.diversity`), reports (:mod:`.report`). Neighbour search is exact or
-approximate (:mod:`.index`, faiss). Names are imported on first use, the encoder and faiss only when used.
+the strategies as a list of steps (:mod:`.strategies`: diversity (:mod:`.diversity`), longest, judge
+threshold, Deita (:mod:`.scorers`)), reports (:mod:`.report`). Neighbour search is exact or approximate
+(:mod:`.index`, faiss). Names are imported on first use, the encoder and faiss only when used.
 """
 
 from lima_hf._lazy import lazy_exports
 
 _NAMES = {  # module -> the public names it defines
     "embeddings": ("DEFAULT_MODEL", "Embedder", "prompt_text", "response_text"),
-    "diversity": ("STRATEGIES", "facility_location", "k_center_greedy", "random_selection"),
+    "diversity": ("facility_location", "k_center_greedy", "random_selection"),
     "dedup": ("DedupResult", "remove_near_duplicates"),
     "index": ("NeighbourIndex",),
     "quality": ("QualityWeights", "combine", "load_judge_scores", "quality_ranking", "quality_signals"),
@@ -21,6 +22,8 @@ _NAMES = {  # module -> the public names it defines
     "pool": ("load_pool",),
     "quotas": ("parse_quotas", "resolve_quotas"),
     "card": ("selection_card",),
+    "strategies": ("STRATEGIES", "MissingScoresError", "SelectionContext", "Strategy", "parse_steps"),
+    "scorers": ("judge_scores", "load_scores", "model_scores"),
 }
 _LAZY = {name: f"lima_hf.data.selection.{module}" for module, names in _NAMES.items() for name in names}
 

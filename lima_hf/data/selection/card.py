@@ -8,9 +8,13 @@ from lima_hf.data.selection.report import report_markdown
 _RUNTIME_OPTIONS = ("embedding_cache_dir", "device", "show_progress", "embedding_batch_size", "report_points")
 
 
-def selection_card(report: dict, records: list[dict], pool: str, judge: dict | None = None):
+def selection_card(report: dict, records: list[dict], pool: str, judge: dict | None = None,
+                   decontamination: dict | None = None):
     """The output's ``DatasetCard``: what was selected, how, and with which parameters (``judge``: the LLM
-    judge that graded the candidates, if one did)."""
+    judge that graded the candidates, if one did; ``decontamination``: ``removed``, ``sets``, ``n`` and
+    ``short_prompts`` of the n-gram decontamination, if one ran)."""
+    from lima_hf.data.decontamination import card_section
+
     from huggingface_hub import DatasetCard, DatasetCardData
 
     # what determines the selection (not where the cache lives or whether bars are drawn)
@@ -23,7 +27,7 @@ def selection_card(report: dict, records: list[dict], pool: str, judge: dict | N
         pretty_name=f"LIMA-style selection of {len(records)} examples",
         tags=["lima", "sft", "data-selection"],
         task_categories=["text-generation"],
-        selection={"method": method["strategy"], "pool": pool, "parameters": method},
+        selection={"method": report.get("strategy", method["strategy"]), "pool": pool, "parameters": method},
     )
     body = "\n".join([
         f"# {data.pretty_name}",
@@ -43,4 +47,7 @@ def selection_card(report: dict, records: list[dict], pool: str, judge: dict | N
         .replace("(coverage.png)", "(selection/coverage.png)").replace("(quality.png)", "(selection/quality.png)")
         .replace("`dropped.jsonl`", "`selection/dropped.jsonl`"),
     ])
+    if decontamination:
+        body += card_section(decontamination["removed"], decontamination["sets"], decontamination["n"],
+                             decontamination["short_prompts"])
     return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body}")

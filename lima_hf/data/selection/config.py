@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lima_hf.data.selection.diversity import STRATEGIES
 from lima_hf.data.selection.embeddings import DEFAULT_MODEL, TEXT_FIELDS
 from lima_hf.data.selection.index import METHODS
 from lima_hf.data.selection.quality import QualityWeights
+from lima_hf.data.selection.strategies import STRATEGIES, Step, parse_steps
 
 
 @dataclass
@@ -18,7 +18,16 @@ class SelectionConfig:
     strategy: str = field(
         default="k_center",
         metadata={"help": "k_center (farthest-point traversal), facility_location (lazy greedy over a k-NN "
-                  "graph) or random (the baseline).", "choices": list(STRATEGIES)},
+                  "graph), random (the baseline), longest (the n longest responses in tokens), judge_threshold "
+                  "(AlpaGasus: judge grade >= threshold) or complexity_quality (Deita). One step; --steps composes "
+                  "several.", "choices": STRATEGIES.names()},
+    )
+    steps: str | None = field(
+        default=None,
+        metadata={"help": "A composition, as a YAML list of steps run in order (in a recipe: a list), e.g. "
+                  "'[{strategy: judge_threshold, threshold: 4.5}, {strategy: k_center}]'. Each step is {strategy, "
+                  "n, ...its parameters}; only the last step may leave out n (it takes --n) and only it applies "
+                  "the quotas. Replaces --strategy."},
     )
     seed: int = field(default=42, metadata={"help": "Seed of tie-breaking, random selection and the ANN index; the "
                                                    "same pool, options and seed give the same selection."})
@@ -100,6 +109,18 @@ class SelectionConfig:
             raise ValueError(f"n must be at least 1, not {self.n}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, not {self.strategy!r}")
+        if isinstance(self.steps, str):
+            import yaml
+
+            try:
+                self.steps = yaml.safe_load(self.steps)
+            except yaml.YAMLError as err:
+                raise ValueError(f"steps: not a YAML list ({err})") from None
+        if self.steps is not None:
+            names = [s.get("strategy") for s in self.steps] if isinstance(self.steps, list) else []
+            if self.strategy != "k_center" and self.strategy not in names[-1:]:
+                raise ValueError("give either --strategy or --steps (a list of steps), not both")
+        self.parsed_steps()  # errors name the step and key now, not after the embeddings
         if not -1.0 <= self.dedup_threshold <= 1.0:
             raise ValueError(f"dedup_threshold is a cosine similarity in [-1, 1], not {self.dedup_threshold}")
         if not 0.0 <= self.quality_weight <= 1.0:
@@ -108,6 +129,14 @@ class SelectionConfig:
             raise ValueError(f"min_chars ({self.min_chars}) is above max_chars ({self.max_chars})")
         if self.judge_scale < 2:
             raise ValueError(f"judge_scale must be at least 2, not {self.judge_scale}")
+
+    def parsed_steps(self) -> list[Step]:
+        """The steps to run: ``steps``, or the one step ``strategy``."""
+        return parse_steps(self.steps if self.steps is not None else [{"strategy": self.strategy}])
+
+    def method_name(self) -> str:
+        """The strategy, or the composition as ``a -> b``."""
+        return " -> ".join(step.strategy for step in self.parsed_steps())
 
     def quality_weights(self) -> QualityWeights:
         return QualityWeights(

@@ -1,26 +1,26 @@
-"""The selection pipeline: quality signals -> rule filters -> embeddings -> near-duplicates -> quotas ->
-diversity selection. Every candidate that does not make it is accounted for, with its reason."""
+"""The selection pipeline: quality signals -> rule filters -> embeddings -> near-duplicates -> the steps
+(strategies, :mod:`.strategies`; quotas in the last). Every candidate that does not make it is accounted for, with its reason."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lima_hf.data.selection.config import SelectionConfig
 from lima_hf.data.selection.dedup import remove_near_duplicates
-from lima_hf.data.selection.diversity import (
-    facility_location,
-    k_center_greedy,
-    random_selection,
-)
 from lima_hf.data.selection.embeddings import Embedder
 from lima_hf.data.selection.index import NeighbourIndex
 from lima_hf.data.selection.quality import combine, quality_ranking, quality_signals
 from lima_hf.data.selection.quotas import resolve_quotas
+from lima_hf.data.selection.strategies import STRATEGIES, SelectionContext
+from lima_hf.errors import ConfigError
 
 
 @dataclass
@@ -46,6 +46,7 @@ class SelectionResult:
     kept_rows: np.ndarray
     notes: list[str] = field(default_factory=list)
     index_method: str = "none"
+    steps: list[dict[str, Any]] = field(default_factory=list)  # per step: strategy, candidates in and out
 
     @property
     def selected_records(self) -> list[dict]:
@@ -69,6 +70,20 @@ def _rule_failure(position: int, signals: dict[str, np.ndarray], record: dict, q
     return None
 
 
+class PoolTooSmallError(ConfigError):
+    """Fewer candidates reach a step than it must choose (nothing is made up to fill the gap)."""
+
+
+def _shortfall(records, candidates: int, after_dedup: int, step_log: list[dict], dropped: list[dict], need: str,
+               have: int) -> str:
+    reasons = Counter(d["reason"] for d in dropped)
+    stages = [f"pool {len(records)}", f"after rule filters {candidates}", f"after near-duplicate removal {after_dedup}"]
+    stages += [f"after step {s['step']} ({s['strategy']}) {s['out']}" for s in step_log]
+    why = ", ".join(f"{reason} {count}" for reason, count in reasons.most_common()) or "none"
+    return (f"{need} but only {have} candidates reach it ({'; '.join(stages)}; dropped: {why}). "
+            "Give a larger pool, a smaller n, or looser filters.")
+
+
 def select_records(
     records: Sequence[dict],
     config: SelectionConfig,
@@ -76,12 +91,20 @@ def select_records(
     judge_scores: dict[str, float] | None = None,
     embedder: Embedder | None = None,
     embeddings: np.ndarray | None = None,
+    judge=None,
+    judge_template: str | None = None,
+    judge_retries: int = 2,
+    cache_dir: str | os.PathLike | None = None,
 ) -> SelectionResult:
     """Choose ``config.n`` of ``records`` (each with ``id``, ``source`` and ``messages``).
 
     ``embeddings``: precomputed unit vectors, one row per record (skips the encoder); otherwise ``embedder``
-    (default: built from ``config``) encodes the candidates' ``config.embed_field``.
+    (default: built from ``config``) encodes the candidates' ``config.embed_field``. ``judge`` (a model judge)
+    grades what ``judge_threshold`` or ``complexity_quality`` need and ``--judge_scores`` lacks, caching its
+    replies in ``cache_dir``; a strategy that lacks a score stops naming the candidates
+    (:class:`~lima_hf.data.selection.strategies.MissingScoresError`) unless its step says ``on_missing: drop``.
     """
+    notes: list[str] = []
     signals = quality_signals(records, min_chars=config.min_chars, max_chars=config.max_chars,
                               judge_scores=judge_scores, judge_scale=config.judge_scale)
     quality = combine(signals, config.quality_weights())
@@ -125,31 +148,63 @@ def select_records(
                             "detail": f"cosine {result.similarity[row]:.3f} to {records[original]['id']}"})
         pool_rows = result.keep
 
-    groups = [str(records[candidates[r]].get(config.quota_by) or "unknown") for r in pool_rows]
-    quotas, notes = resolve_quotas(groups, config.n, config.quotas)
-    if quotas is not None:
-        unquoted = Counter(g for g in groups if quotas.get(g, 0) == 0)
-        for group, count in sorted(unquoted.items()):
-            notes.append(f"{count} candidates of group '{group}' not eligible: no quota")
-    sub_vectors = vectors if len(pool_rows) == len(vectors) else vectors[pool_rows]
-    if config.strategy == "random":
-        chosen = random_selection(len(pool_rows), config.n, seed=config.seed, groups=groups, quotas=quotas)
-    elif config.strategy == "k_center":
-        weights = None
-        if config.quality_weight > 0:
-            weights = np.maximum((1 - config.quality_weight) + config.quality_weight * quality[candidates[pool_rows]],
-                                 1e-3)
-        chosen = k_center_greedy(sub_vectors, config.n, groups=groups, quotas=quotas, weights=weights)
-    else:
-        if index is None or sub_vectors is not vectors:
-            index = NeighbourIndex(sub_vectors, config.index, nprobe=config.nprobe, seed=config.seed)
-        chosen = facility_location(sub_vectors, config.n, groups=groups, quotas=quotas,
-                                   neighbours=config.neighbours, index=index)
-    selected = candidates[pool_rows[chosen]]
-    if len(selected) < config.n:
+    context = SelectionContext(
+        records=records, candidates=candidates, vectors=vectors, quality=quality, seed=config.seed,
+        judge_scores=judge_scores, judge=judge, judge_template=judge_template, judge_retries=judge_retries,
+        cache_dir=None if cache_dir is None else Path(cache_dir), show_progress=config.show_progress,
+    )
+    steps = config.parsed_steps()
+    rows = pool_rows
+    step_log: list[dict[str, Any]] = []
+    quotas = None
+    groups = [str(records[position].get(config.quota_by) or "unknown") for position in candidates]
+    for number, step in enumerate(steps, start=1):
+        last = number == len(steps)
+        n = step.n if step.n is not None else (config.n if last else None)
+        if n is not None and len(rows) < n and STRATEGIES.get(step.strategy).needs_n:  # a filter may keep fewer
+            raise PoolTooSmallError(_shortfall(records, len(candidates), len(pool_rows), step_log, dropped,
+                                               f"step {number} ({step.describe()}) needs n={n}", len(rows)))
+        if last:
+            quotas, quota_notes = resolve_quotas([groups[r] for r in rows], n, config.quotas)
+            notes += quota_notes
+            if quotas is not None:
+                unquoted = Counter(groups[r] for r in rows if quotas.get(groups[r], 0) == 0)
+                for group, count in sorted(unquoted.items()):
+                    notes.append(f"{count} candidates of group '{group}' not eligible: no quota")
+        params = dataclasses.replace(step.params)
+        if step.strategy == "k_center" and params.quality_weight is None:
+            params.quality_weight = config.quality_weight
+        if step.strategy == "facility_location":
+            params.neighbours = params.neighbours or config.neighbours
+            if index is not None and np.array_equal(rows, np.arange(len(vectors))):
+                params.index = index
+            else:
+                index = params.index = NeighbourIndex(vectors[rows], config.index, nprobe=config.nprobe,
+                                                      seed=config.seed)
+        strategy = STRATEGIES.get(step.strategy)()
+        output = strategy.select(context, rows, n, params, groups if last else None, quotas if last else None)
+        notes += output.notes
+        for row, (reason, detail) in output.rejected.items():
+            record = records[candidates[row]]
+            dropped.append({"id": record["id"], "source": record.get("source"), "reason": reason,
+                            "detail": f"step {number} ({step.strategy}): {detail}"})
+        if not last:
+            kept = set(output.chosen.tolist())
+            for row in rows:
+                if int(row) not in kept and int(row) not in output.rejected:
+                    record = records[candidates[row]]
+                    dropped.append({"id": record["id"], "source": record.get("source"),
+                                    "reason": f"not_chosen_by_{step.strategy}",
+                                    "detail": f"step {number} ({step.describe()}) kept {len(kept)} of {len(rows)}"})
+        step_log.append({"step": number, "strategy": step.describe(), "in": int(len(rows)),
+                         "out": int(len(output.chosen))})
+        rows = output.chosen
+    chosen_rows = rows
+    selected = candidates[chosen_rows]
+    if len(selected) < config.n and steps[-1].n is None:
         notes.append(f"selected {len(selected)} of the requested {config.n}: not enough eligible candidates")
     return SelectionResult(
         records=records, config=config, selected=selected, candidates=candidates, embeddings=vectors,
         quality=quality, signals=signals, dropped=dropped, quotas=quotas, kept_rows=pool_rows, notes=notes,
-        index_method=index.method if index is not None else "none",
+        index_method=index.method if index is not None else "none", steps=step_log,
     )

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from lima_hf.data.selection.diversity import random_selection
+from lima_hf.data.selection.embeddings import response_text
 from lima_hf.data.selection.index import NeighbourIndex
 from lima_hf.data.selection.pipeline import SelectionResult
 from lima_hf.io import dump_jsonl_line
@@ -71,8 +72,12 @@ def build_report(result: SelectionResult, pool: str | None = None) -> dict[str, 
     selected_rows = _selected_rows(result)
     baseline_rows = result.kept_rows[random_selection(len(result.kept_rows), len(selected_rows), seed=config.seed)]
     selected_quality = result.quality[result.selected]
+    lengths = np.array([len(response_text(r)) for r in records], dtype=float)
+    mix = Counter(groups[p] for p in result.selected)
     return {
         "pool": pool,
+        "strategy": config.method_name(),
+        "steps": result.steps,
         "method": dataclasses.asdict(config),
         "index": result.index_method,
         "counts": {"pool": len(records), "candidates": len(result.candidates),
@@ -93,8 +98,25 @@ def build_report(result: SelectionResult, pool: str | None = None) -> dict[str, 
             "selected": coverage(result.embeddings, selected_rows),
             "random_baseline": coverage(result.embeddings, baseline_rows),
         },
+        "response_chars": {"pool": _summary(lengths), "selected": _summary(lengths[result.selected])},
+        "source_mix": {name: mix[name] / max(len(result.selected), 1) for name in sorted(mix)},
+        "duplicate_rate": {
+            "threshold": config.dedup_threshold,
+            "pool": _duplicate_rate(result.embeddings, np.arange(len(result.embeddings)), config.dedup_threshold),
+            "selected": _duplicate_rate(result.embeddings, selected_rows, config.dedup_threshold),
+        },
         "notes": list(result.notes),
     }
+
+
+def _duplicate_rate(embeddings: np.ndarray, rows: np.ndarray, threshold: float) -> float | None:
+    """The share of ``rows`` whose nearest other row (cosine) is at least ``threshold``."""
+    if len(rows) < 2:
+        return None
+    vectors = embeddings[rows]
+    sims, ids = NeighbourIndex(vectors).search(vectors, 2)  # exact up to 50,000 rows, approximate above
+    nearest = np.where(ids[:, 0] == np.arange(len(rows)), sims[:, 1], sims[:, 0])
+    return float((nearest >= threshold).mean())
 
 
 def _nanmean(values: np.ndarray) -> float | None:
@@ -118,7 +140,7 @@ def report_markdown(report: dict[str, Any]) -> str:
         "",
         f"Selected **{counts['selected']}** of {counts['pool']} candidates"
         + (f" from `{report['pool']}`" if report["pool"] else "")
-        + f" with **{method['strategy']}** (seed {method['seed']}, embeddings of the {method['embed_field']} by "
+        + f" with **{report['strategy']}** (seed {method['seed']}, embeddings of the {method['embed_field']} by "
         f"`{method['embedding_model']}`"
         + (f", {report['index']} neighbour search)." if report["index"] != "none" else ")."),
         "",
@@ -137,6 +159,20 @@ def report_markdown(report: dict[str, Any]) -> str:
     for name, row in report["per_source"].items():
         quota = f" {report['quotas'].get(name, 0)} |" if report["quotas"] else ""
         lines.append(f"| {name} | {row['pool']} | {row['candidates']} | {row['after_dedup']} | {row['selected']} |{quota}")
+    if len(report["steps"]) > 1:
+        lines += ["", "## Steps", "", "| step | strategy | candidates in | kept |", "|---:|---|---:|---:|"]
+        lines += [f"| {s['step']} | `{s['strategy']}` | {s['in']} | {s['out']} |" for s in report["steps"]]
+    chars, dup = report["response_chars"], report["duplicate_rate"]
+    lines += ["", "## Length, source mix, duplicates", "",
+              "| | pool | selected |", "|---|---:|---:|",
+              f"| response characters, mean | {_fmt(chars['pool'].get('mean'))} | {_fmt(chars['selected'].get('mean'))} |",
+              f"| response characters, median | {_fmt(chars['pool'].get('median'))} | "
+              f"{_fmt(chars['selected'].get('median'))} |",
+              f"| duplicate rate (nearest other at cosine >= {dup['threshold']}) | {_fmt(dup['pool'])} | "
+              f"{_fmt(dup['selected'])} |",
+              "",
+              "Source mix of the selection: " + (", ".join(f"{k} {v:.1%}" for k, v in report["source_mix"].items())
+                                                  or "(empty)") + "."]
     lines += ["", "## Dropped", "", "| reason | candidates |", "|---|---:|"]
     lines += [f"| {reason} | {count} |" for reason, count in report["dropped"].items()] or ["| (none) | 0 |"]
     lines += ["", "Every dropped candidate is listed with its reason in `dropped.jsonl`.", "",
@@ -144,7 +180,7 @@ def report_markdown(report: dict[str, Any]) -> str:
               ("Cosine distance from each candidate to its nearest selected example (lower is better; max is the "
                "k-center radius)."), "",
               "| selection | mean | median | p90 | max |", "|---|---:|---:|---:|---:|"]
-    for name, label in (("selected", method["strategy"]), ("random_baseline", "random (same size)")):
+    for name, label in (("selected", report["strategy"]), ("random_baseline", "random (same size)")):
         row = report["coverage"][name]
         lines.append(f"| {label} | {_fmt(row['mean'])} | {_fmt(row['median'])} | {_fmt(row['p90'])} | "
                      f"{_fmt(row['max'])} |")
@@ -199,7 +235,7 @@ def coverage_plot(result: SelectionResult) -> bytes:
             mine = [where[r] for r, s in zip(selected_rows, sources) if s == name]
             axis.scatter(points[mine, 0], points[mine, 1], s=10, label=f"selected: {name} ({len(mine)})")
         axis.legend(loc="best", fontsize=7, markerscale=2)
-    axis.set_title(f"{result.config.strategy}: {len(result.selected)} of {len(result.candidates)} (PCA of embeddings)")
+    axis.set_title(f"{result.config.method_name()}: {len(result.selected)} of {len(result.candidates)} (PCA of embeddings)")
     axis.set_xlabel("PC 1")
     axis.set_ylabel("PC 2")
     data = _png(figure)
