@@ -25,7 +25,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from lima_hf.data.records import SourceResult, make_record, make_rejection
+from lima_hf.data.records import SourceResult, make_record
+from lima_hf.data.rules import reject
 from lima_hf.data.sources.bad_input import raise_or_skip
 from lima_hf.data.sources.base import CardEntry, SourceConfig
 from lima_hf.data.sources.reddit.askreddit import askreddit_question
@@ -158,7 +159,7 @@ def curate(config: Config) -> SourceResult:
                 prompt, why = askreddit_question(post, config)
                 reason = reason or (why or None)
             if reason:
-                result.rejections.append(make_rejection(source=tag, id=f"reddit/{tag}/{post_id}", reason=reason))
+                reject(result.rejections, source=tag, id=f"reddit/{tag}/{post_id}", reason=reason)
                 continue
             item = {"post": slim(post), "prompt": prompt}
             keep(wp_heap if tag == "writingprompts" else ask_heap, score, post_id, item)
@@ -195,9 +196,7 @@ def _ranked_records(result: SourceResult, wp_heap: list, ask_heap: list, best: d
                         ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items()))
                         or "no top-level comment in the input"
                     )
-                    result.rejections.append(
-                        make_rejection(source=tag, id=record_id, reason="no_eligible_comment", detail=detail)
-                    )
+                    reject(result.rejections, source=tag, id=record_id, reason="no_eligible_comment", detail=detail)
                     result.extras["ranked_candidates"].append(
                         {**row, "eligible": False, "reason": "no_eligible_comment"}
                     )
