@@ -185,7 +185,8 @@ def curate(config: Config) -> SourceResult:
     wanted = {c.lower() for c in config.categories}
     result = SourceResult()
     tasks: list[Task] = []
-    for path in tqdm(files, desc="natural-instructions tasks", unit=" tasks", leave=False):
+    for path in tqdm(files, desc="natural-instructions tasks", unit=" tasks", leave=False,
+                     disable=not config.progress):
         task_id = f"natural_instructions/{path.stem}"
         if train_tasks is not None and path.stem not in train_tasks:
             reject(result.rejections, source=NAME, id=task_id, reason="not_in_train_split")

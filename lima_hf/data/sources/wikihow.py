@@ -413,7 +413,8 @@ def curate(config: Config) -> SourceResult:
     result = SourceResult()
     articles: dict[str, Article] = {}
     for path in _input_files(Path(config.input)):
-        for item in tqdm(read_articles(path), desc=f"wikihow {path.name}", unit=" articles", leave=False):
+        for item in tqdm(read_articles(path), desc=f"wikihow {path.name}", unit=" articles", leave=False,
+                         disable=not config.progress):
             if isinstance(item, InputError):
                 raise_or_skip(
                     item,
