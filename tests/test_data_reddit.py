@@ -1,6 +1,7 @@
 """Pushshift Reddit: WritingPrompts pairs, AskReddit questions, the zstandard stream, bad input."""
 
 import json
+from pathlib import Path
 
 import pytest
 import zstandard
@@ -9,7 +10,7 @@ from lima_hf.data.sources import reddit
 from lima_hf.data.sources.reddit import pushshift
 from lima_hf.io import InputError
 
-SAMPLES = reddit.Path(reddit.__file__).resolve().parents[3] / "resources" / "samples" / "reddit"
+SAMPLES = Path(__file__).resolve().parent.parent / "lima_hf" / "resources" / "samples" / "reddit"
 
 
 def _curate(path, **kw):

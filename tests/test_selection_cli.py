@@ -76,7 +76,7 @@ def test_select_recipe_with_rules_and_random_strategy(pool, tmp_path_factory):
     assert len(selected) == 8
     assert all(1200 <= len(r["messages"][1]["content"]) <= 4096 for r in selected)
     dropped = [json.loads(line) for line in (out / "selection" / "dropped.jsonl").read_text().splitlines()]
-    assert dropped and {d["reason"] for d in dropped} <= {"length_window", "first_person", "refers_to_other_answers"}
+    assert dropped and {d["reason"] for d in dropped} <= {"answer_too_short", "answer_too_long", "first_person", "other_answers", "leans_on_removed_content"}
     assert "strategy: random" in (out / "README.md").read_text()
 
 

@@ -8,6 +8,7 @@ statistics); the rejection logs go to ``DIR.rejections/``. Shows a progress bar 
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass, field
 
@@ -80,8 +81,7 @@ def _is_build_config(path: str) -> bool:
 
 def main(argv: list[str]) -> int:
     from lima_hf.data.build_config import load_build_config
-    from lima_hf.data.builder import build_dataset, check_build_output, rejections_dir
-    from lima_hf.data.composition import build_summary, compose
+    from lima_hf.data.builder import build_dataset, rejections_dir
 
     argv = list(argv)
     recipe = pop_option(argv, "--config", "a recipe file (YAML)")
@@ -111,8 +111,7 @@ def main(argv: list[str]) -> int:
     for key in ("seed", "on_shortfall", "tokenizer", "decontaminate", "decontamination_ngram"):
         if getattr(args, key) is not None:
             setattr(config, key, getattr(args, key))
-    check_build_output(config, args.output)
-    composition = compose(config)
-    path = build_dataset(config, args.output, composition=composition)
-    print_summary(build_summary(composition), path, rejections_dir(path))
+    path = build_dataset(config, args.output)
+    summary = json.loads((path / "build_summary.json").read_text(encoding="utf-8"))
+    print_summary(summary, path, rejections_dir(path))
     return 0

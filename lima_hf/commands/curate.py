@@ -8,14 +8,19 @@ and ``OUT.<name>.jsonl`` for each extra list of the source (e.g. ``ranked_candid
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sys
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lima_hf.cli_args import CLIError, parse_args
 from lima_hf.data.sources import SOURCES, load_source, source_name
-from lima_hf.io import InputError, check_output_not_input, check_replaceable_file, write_jsonl
+from lima_hf import io as lima_io
+from lima_hf.io import InputError, check_output_not_input, check_replaceable_file, claim, file_mode
 
 
 @dataclass
@@ -40,6 +45,52 @@ def output_paths(output: str | Path, extras: list[str]) -> dict[str, Path]:
     }
     paths.update({name: Path(f"{stem}.{name}.jsonl") for name in extras})
     return paths
+
+
+def write_output_set(files: dict[Path, list]) -> None:
+    """Write each file of a curation's output (records, rejections, extras) as JSON lines, all or none: every file
+    is written to a temporary beside it first, then all are moved in place with Ctrl-C held back, so that an
+    error or an interrupt leaves the previous set whole (a file keeps its mode; a new one gets the umask's)."""
+    staged: dict[Path, str] = {}
+    try:
+        for path, items in files.items():
+            check_replaceable_file(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, staged[path] = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                for item in items:
+                    handle.write(lima_io.dump_jsonl_line(item))
+            try:
+                os.chmod(staged[path], os.stat(path).st_mode & 0o7777)
+            except FileNotFoundError:
+                os.chmod(staged[path], file_mode())
+        with _interrupt_held_back():
+            for path, tmp in staged.items():
+                os.replace(tmp, path)
+            staged.clear()
+            for path in files:
+                claim(path)
+    finally:
+        for tmp in staged.values():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def _interrupt_held_back():
+    """Ctrl-C (SIGINT) arriving inside the block is raised when it ends (main thread only; elsewhere a no-op)."""
+    received = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda *_: received.append(True))
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 def print_report(name: str, result, paths: dict[str, Path]) -> None:
@@ -114,10 +165,8 @@ def main(argv: list[str]) -> int:
     for path in paths.values():
         check_output_not_input(path, inputs)
         check_replaceable_file(path)
-    write_jsonl(paths["records"], result.records)
-    write_jsonl(paths["rejections"], result.rejections)
-    for extra, items in result.extras.items():
-        write_jsonl(paths[extra], items)
+    write_output_set({paths["records"]: result.records, paths["rejections"]: result.rejections,
+                      **{paths[extra]: items for extra, items in result.extras.items()}})
     print_report(name, result, paths)
     print(f"wrote {len(result.records):,} records to {paths['records']}")
     if not result.records:

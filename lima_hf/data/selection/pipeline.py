@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from lima_hf.data.rules import Example, RuleChain, answer_rules
 from lima_hf.data.selection.config import SelectionConfig
 from lima_hf.data.selection.dedup import remove_near_duplicates
-from lima_hf.data.selection.embeddings import Embedder
+from lima_hf.data.selection.embeddings import Embedder, response_text
 from lima_hf.data.selection.index import NeighbourIndex
 from lima_hf.data.selection.quality import combine, quality_ranking, quality_signals
 from lima_hf.data.selection.quotas import resolve_quotas
@@ -54,15 +55,14 @@ class SelectionResult:
         return [self.records[p] for p in self.selected]
 
 
-def _rule_failure(position: int, signals: dict[str, np.ndarray], record: dict, quality: float,
-                  config: SelectionConfig) -> tuple[str, str] | None:
+def _rule_failure(record: dict, quality: float, config: SelectionConfig) -> tuple[str, str] | None:
+    """The first rule ``record`` fails: LIMA's answer rules (:mod:`lima_hf.data.rules`, the curation's own
+    objects and reason codes) on its response, then the score and quality floors."""
     if config.lima_rules:
-        if signals["length_window"][position] == 0:
-            return "length_window", f"response length outside {config.min_chars}-{config.max_chars} characters"
-        if signals["no_first_person"][position] == 0:
-            return "first_person", "response written in the first person"
-        if signals["no_other_answers"][position] == 0:
-            return "refers_to_other_answers", "response refers to other answers or the site"
+        rules = RuleChain(answer_rules(config.min_chars, config.max_chars))
+        failure = rules.first_failure(Example(response_text(record)))
+        if failure is not None:
+            return failure
     if config.min_score is not None and record.get("score") is not None and record["score"] < config.min_score:
         return "min_score", f"score {record['score']} < {config.min_score}"
     if quality < config.min_quality:
@@ -111,7 +111,7 @@ def select_records(
     dropped: list[dict[str, Any]] = []
     keep = []
     for position, record in enumerate(records):
-        failure = _rule_failure(position, signals, record, quality[position], config)
+        failure = _rule_failure(record, quality[position], config)
         if failure is None:
             keep.append(position)
         else:

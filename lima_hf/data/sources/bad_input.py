@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lima_hf.data.records import make_rejection
+from lima_hf.data.rules import reject
 from lima_hf.io import InputError, read_jsonl
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def raise_or_skip(error: InputError, *, on_error: str, rejections: list[dict], s
     if on_error == "raise":
         raise error
     logger.debug("%s: skipping %s", source, error)
-    rejections.append(make_rejection(source=source, id=id, reason="malformed", detail=str(error)))
+    reject(rejections, source=source, id=id, reason="malformed", detail=str(error))
 
 
 def jsonl_objects(

@@ -51,6 +51,7 @@ class SourceConfig:
             "choices": ["raise", "skip"],
         },
     )
+    progress: bool = field(default=True, metadata={"help": "Show progress bars (--no_progress: none)."})
 
     def __post_init__(self):
         if self.on_error not in ("raise", "skip"):

@@ -26,7 +26,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from lima_hf.data.records import SourceResult, make_record, make_rejection
+from lima_hf.data.records import SourceResult, make_record
+from lima_hf.data.rules import reject
 from lima_hf.data.sources.bad_input import raise_or_skip
 from lima_hf.data.sources.base import CardEntry, SourceConfig
 from lima_hf.io import InputError
@@ -184,10 +185,11 @@ def curate(config: Config) -> SourceResult:
     wanted = {c.lower() for c in config.categories}
     result = SourceResult()
     tasks: list[Task] = []
-    for path in tqdm(files, desc="natural-instructions tasks", unit=" tasks", leave=False):
+    for path in tqdm(files, desc="natural-instructions tasks", unit=" tasks", leave=False,
+                     disable=not config.progress):
         task_id = f"natural_instructions/{path.stem}"
         if train_tasks is not None and path.stem not in train_tasks:
-            result.rejections.append(make_rejection(source=NAME, id=task_id, reason="not_in_train_split"))
+            reject(result.rejections, source=NAME, id=task_id, reason="not_in_train_split")
             continue
         try:
             task = parse_task(path)
@@ -195,18 +197,11 @@ def curate(config: Config) -> SourceResult:
             raise_or_skip(err, on_error=config.on_error, rejections=result.rejections, source=NAME, id=task_id)
             continue
         if not wanted.intersection(c.lower() for c in task.categories):
-            result.rejections.append(
-                make_rejection(
-                    source=NAME,
-                    id=task_id,
-                    reason="not_generation",
-                    detail=" / ".join(task.categories) or "no category",
-                )
-            )
+            reject(result.rejections, source=NAME, id=task_id, reason="not_generation",
+                   detail=" / ".join(task.categories) or "no category")
         elif config.english_only and task.languages and task.languages != {"English"}:
-            result.rejections.append(
-                make_rejection(source=NAME, id=task_id, reason="not_english", detail=", ".join(sorted(task.languages)))
-            )
+            reject(result.rejections, source=NAME, id=task_id, reason="not_english",
+                   detail=", ".join(sorted(task.languages)))
         else:
             tasks.append(task)
     random.Random(config.seed).shuffle(tasks)
@@ -219,9 +214,7 @@ def curate(config: Config) -> SourceResult:
                 i for i in candidates if len(task.definition) + 2 + len(i["input"]) <= config.max_prompt_chars
             ]
         if not candidates:
-            result.rejections.append(
-                make_rejection(source=NAME, id=f"natural_instructions/{task.name}", reason="no_usable_instance")
-            )
+            reject(result.rejections, source=NAME, id=f"natural_instructions/{task.name}", reason="no_usable_instance")
             continue
         instance = random.Random(f"{config.seed}:{task.name}").choice(candidates)
         category = next((c for c in reversed(task.categories) if c.lower() in wanted), task.categories[-1])

@@ -40,7 +40,8 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from lima_hf.data.filters import links_to_text
-from lima_hf.data.records import SourceResult, make_record, make_rejection
+from lima_hf.data.records import SourceResult, make_record
+from lima_hf.data.rules import reject
 from lima_hf.data.sources.bad_input import raise_or_skip
 from lima_hf.data.sources.base import CardEntry, SourceConfig
 from lima_hf.io import InputError
@@ -412,7 +413,8 @@ def curate(config: Config) -> SourceResult:
     result = SourceResult()
     articles: dict[str, Article] = {}
     for path in _input_files(Path(config.input)):
-        for item in tqdm(read_articles(path), desc=f"wikihow {path.name}", unit=" articles", leave=False):
+        for item in tqdm(read_articles(path), desc=f"wikihow {path.name}", unit=" articles", leave=False,
+                         disable=not config.progress):
             if isinstance(item, InputError):
                 raise_or_skip(
                     item,
@@ -424,14 +426,8 @@ def curate(config: Config) -> SourceResult:
                 continue
             key = prompt_from_title(item.title, lowercase=True)
             if key in articles:
-                result.rejections.append(
-                    make_rejection(
-                        source=NAME,
-                        id=_slug(item.title),
-                        reason="duplicate_title",
-                        detail=f"{item.where} repeats {articles[key].where}",
-                    )
-                )
+                reject(result.rejections, source=NAME, id=_slug(item.title), reason="duplicate_title",
+                       detail=f"{item.where} repeats {articles[key].where}")
                 continue
             articles[key] = item
     if articles and all(a.category is None for a in articles.values()):
@@ -452,7 +448,7 @@ def curate(config: Config) -> SourceResult:
         elif len(response) < config.min_chars or (config.max_chars is not None and len(response) > config.max_chars):
             reason, detail = "length", f"{len(response)} characters"
         if reason:
-            result.rejections.append(make_rejection(source=NAME, id=f"wikihow/{slug}", reason=reason, detail=detail))
+            reject(result.rejections, source=NAME, id=f"wikihow/{slug}", reason=reason, detail=detail)
             continue
         result.records.append(
             make_record(

@@ -1,7 +1,7 @@
 """Calibration against the released data: our answer rules run over LIMA's own Stack Exchange answers.
 
-:func:`calibrate` applies every answer rule of the curation (length window, first person, other answers,
-removed content), each on its own, to the released answers of one source, counts how many pass and keeps a
+:func:`calibrate` applies every answer rule of the curation (:func:`lima_hf.data.rules.answer_rules`: length
+window, first person, other answers, removed content; the same objects and reason codes), each on its own, to the released answers of one source, counts how many pass and keeps a
 few examples of each failure; given a rebuild (our curated records), it also compares the two sets' length,
 first-person, reference and removed-content distributions. ``dataset_scripts/calibrate.py`` prints it.
 The title rule is not run: the released prompts are a title or a body, and which one is not recorded.
@@ -11,26 +11,14 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lima_hf.data.filters import first_person_match, other_answer_reference, removed_content_reference
+from lima_hf.data.rules import Example, FirstPerson, OtherAnswers, RemovedContent, answer_rules
 from lima_hf.io import InputError
 
 EXAMPLES = 3
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
-
-
-def answer_rules(min_chars: int = 1200, max_chars: int = 4096) -> dict[str, Callable[[str], str | None]]:
-    """Each answer rule as ``text -> None`` (passes) or a short description of why it fails."""
-    return {
-        "answer_too_short": lambda text: f"{len(text)} characters" if len(text) < min_chars else None,
-        "answer_too_long": lambda text: f"{len(text)} characters" if len(text) > max_chars else None,
-        "first_person": first_person_match,
-        "other_answers": other_answer_reference,
-        "leans_on_removed_content": removed_content_reference,
-    }
 
 
 @dataclass
@@ -117,14 +105,14 @@ def calibrate(
 ) -> Calibration:
     """Run every answer rule over ``release`` and compare distributions with ``rebuild`` when given."""
     rules = answer_rules(min_chars, max_chars)
-    results = {name: RuleResult(name) for name in rules}
+    results = {rule.reason: RuleResult(rule.reason) for rule in rules}
     passed_all = 0
     for answer_id, text in release:
         failed = False
-        for name, rule in rules.items():
-            result = results[name]
+        for rule in rules:
+            result = results[rule.reason]
             result.checked += 1
-            why = rule(text)
+            why = rule.find(Example(text))
             if why is None:
                 result.passed += 1
                 continue
@@ -143,12 +131,16 @@ def distribution(name: str, texts: list[str], min_chars: int = 1200, max_chars: 
     count = len(texts)
     lengths = sorted(len(t) for t in texts)
 
-    def share(flag: Callable[[str], object]) -> float:
+    def share(flag) -> float:
         return sum(1 for t in texts if flag(t)) / count if count else 0.0
+
+    def fails(rule):
+        return lambda text: rule.find(Example(text)) is not None
 
     quantiles = {q: _quantile(lengths, q) for q in QUANTILES} if lengths else {}
     return Distribution(name, count, quantiles, share(lambda t: min_chars <= len(t) <= max_chars),
-                        share(first_person_match), share(other_answer_reference), share(removed_content_reference))
+                        share(fails(FirstPerson())), share(fails(OtherAnswers())),
+                        share(fails(RemovedContent())))
 
 
 def _quantile(values: list[int], q: float) -> float:

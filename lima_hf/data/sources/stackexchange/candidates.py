@@ -1,6 +1,8 @@
 """The paper's question and answer rules, applied to a site's top-K questions.
 
-Each question is checked in this order, and the first rule it fails is its rejection reason:
+The rules are :mod:`lima_hf.data.rules` (:func:`~lima_hf.data.rules.lima_rules`), the ones calibration and
+selection use; each question is checked in the paper's order and the first rule it fails is its rejection
+reason:
 
 1. ``title_not_self_contained``: the title cannot stand alone as a prompt (:func:`is_self_contained_title`);
 2. ``no_answer_min_score``: it has no answer with ``Score >= min_answer_score``, i.e. its top answer is
@@ -13,7 +15,8 @@ Each question is checked in this order, and the first rule it fails is its rejec
    attachment the conversion removed ("see the picture above", ends on "Yields:", "here ()").
 
 With ``unfiltered`` (the quality ablation's low-quality arm) no rule applies: a question is only rejected,
-as ``no_answer``, when it has no answer at all.
+as ``no_answer``, when it has no answer at all. A question with neither a title nor a body has no prompt:
+it is bad input (raised, or with ``on_error: skip`` logged as ``empty_question`` with its file and line).
 
 Lengths are measured on the converted Markdown, the text the model is trained on. On the real sample dumps
 an answer's HTML is a median 11% longer than its Markdown (a quarter of them over 27%: tags, link targets),
@@ -22,28 +25,13 @@ and one in five answers whose HTML is within 1,200-4,096 characters is outside t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from lima_hf.data.filters import (
-    first_person_match,
-    is_self_contained_title,
-    length_in_window,
-    other_answer_reference,
-    removed_content_reference,
-)
 from lima_hf.data.markdown import html_to_markdown
+from lima_hf.data.rules import Example, RuleChain, lima_rules
 from lima_hf.data.sources.stackexchange.posts import Post, PostsScan
-
-RULES = (
-    "title_not_self_contained",
-    "no_answer_min_score",
-    "answer_too_short",
-    "answer_too_long",
-    "first_person",
-    "other_answers",
-    "leans_on_removed_content",
-    "no_answer",
-)
+from lima_hf.data.sources.stackexchange.rows import RowError, report_or_raise
 
 
 @dataclass
@@ -68,43 +56,24 @@ class Verdict:
     detail: str
 
 
-def judge_questions(scan: PostsScan, site: str, config) -> tuple[list[Candidate], list[Verdict]]:
-    """Apply the rules (enabled in ``config``) to the scanned questions, best-scoring first."""
+def judge_questions(scan: PostsScan, site: str, config, *, name: str = "Posts.xml",
+                    on_skip: Callable[[RowError], None] | None = None) -> tuple[list[Candidate], list[Verdict]]:
+    """Apply the rules (enabled in ``config``) to the scanned questions, best-scoring first. ``name`` names the
+    file in errors; ``on_skip`` receives a question with no title and no body instead of raising."""
+    chain = RuleChain(lima_rules(config))
     candidates: list[Candidate] = []
     rejected: list[Verdict] = []
     for rank, question in enumerate(scan.questions):
         answer = scan.answers.get(question.id)
-        reason, detail, answer_markdown = _first_failure(question, answer, config)
-        if reason:
-            rejected.append(Verdict(site, question.id, reason, detail))
+        if not question.title.strip() and not html_to_markdown(question.body).strip():
+            report_or_raise(RowError(f"{name}:{question.line}", "empty_question",
+                                     f"question {question.id} has neither a title nor a body: no prompt"), on_skip)
+            continue
+        answer_markdown = None if answer is None else html_to_markdown(answer.body)
+        example = Example(answer_markdown, question.title, None if answer is None else answer.id)
+        failure = chain.first_failure(example)
+        if failure:
+            rejected.append(Verdict(site, question.id, *failure))
         else:
             candidates.append(Candidate(site, rank, question, answer, html_to_markdown(question.body), answer_markdown))
     return candidates, rejected
-
-
-def _first_failure(question: Post, answer: Post | None, config) -> tuple[str, str, str]:
-    if config.unfiltered:
-        if answer is None:
-            return "no_answer", "the question has no answer", ""
-        return "", "", html_to_markdown(answer.body)
-    if config.require_self_contained_title and not is_self_contained_title(question.title):
-        return "title_not_self_contained", f"title {question.title!r}", ""
-    if answer is None:
-        return "no_answer_min_score", f"no answer with score >= {config.min_answer_score}", ""
-    text = html_to_markdown(answer.body)
-    if not length_in_window(text, config.min_chars, config.max_chars):
-        reason = "answer_too_short" if len(text) < config.min_chars else "answer_too_long"
-        return reason, f"answer {answer.id}: {len(text)} characters (window {config.min_chars}-{config.max_chars})", ""
-    if config.filter_first_person:
-        word = first_person_match(text)
-        if word:
-            return "first_person", f"answer {answer.id}: first person ({word!r})", ""
-    if config.filter_other_answers:
-        phrase = other_answer_reference(text)
-        if phrase:
-            return "other_answers", f"answer {answer.id}: refers to other answers ({phrase!r})", ""
-    if config.filter_removed_content:
-        pointer = removed_content_reference(text)
-        if pointer:
-            return "leans_on_removed_content", f"answer {answer.id}: points at removed content ({pointer!r})", ""
-    return "", "", text

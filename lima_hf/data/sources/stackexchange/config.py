@@ -86,7 +86,6 @@ class Config(SourceConfig):
         metadata={"help": "How 7z archives are streamed: '7z' (a 7z/7zz/7za binary on PATH), 'py7zr' (pure "
                   "Python) or 'auto' (the binary when there is one).", "choices": list(BACKENDS)},
     )
-    progress: bool = field(default=True, metadata={"help": "Show a progress bar over sites."})
     report: bool = field(default=True, metadata={"help": "Print the per-site and per-rule counts table (stderr)."})
 
     def __post_init__(self):

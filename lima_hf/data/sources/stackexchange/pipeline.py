@@ -7,7 +7,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
-from lima_hf.data.records import SourceResult, make_record, make_rejection
+from lima_hf.data.records import SourceResult, make_record
+from lima_hf.data.rules import reject
 from lima_hf.data.sources.stackexchange.candidates import Candidate
 from lima_hf.data.sources.stackexchange.comments import turn_text
 from lima_hf.data.sources.stackexchange.config import Config
@@ -77,13 +78,12 @@ def _site_jobs(folder: Path, config: Config, result: SourceResult) -> list[tuple
                        "niche or meta there")
             if config.on_error == "raise":
                 raise InputError(message)
-            result.rejections.append(make_rejection(source=SOURCE, id=f"{SOURCE}/{site}", reason="site_unknown",
-                                                    detail=message))
+            reject(result.rejections, source=SOURCE, id=f"{SOURCE}/{site}", reason="site_unknown", detail=message)
         elif label in KEPT_LABELS:
             jobs.append((site, label))
         else:
-            result.rejections.append(make_rejection(source=SOURCE, id=f"{SOURCE}/{site}", reason=f"site_{label}",
-                                                    detail=f"{label} site, excluded"))
+            reject(result.rejections, source=SOURCE, id=f"{SOURCE}/{site}", reason=f"site_{label}",
+                   detail=f"{label} site, excluded")
     return jobs
 
 
@@ -102,9 +102,9 @@ def _sample_records(outcomes: list[SiteOutcome], config: Config, names: dict[str
     for outcome in outcomes:
         for candidate in outcome.candidates:
             if (candidate.site, candidate.question.id) not in chosen:
-                result.rejections.append(make_rejection(
-                    source=SOURCE, id=_question_id(candidate.site, candidate.question.id), reason="not_sampled",
-                    detail=f"eligible (rank {candidate.rank}) but not drawn for the {outcome.label} set"))
+                reject(result.rejections, source=SOURCE, id=_question_id(candidate.site, candidate.question.id),
+                       reason="not_sampled",
+                       detail=f"eligible (rank {candidate.rank}) but not drawn for the {outcome.label} set")
     return records
 
 
@@ -153,14 +153,15 @@ def _question_id(site: str, question_id: int) -> str:
 
 
 def _site_rejections(outcome: SiteOutcome) -> list[dict]:
-    rejections = [make_rejection(source=SOURCE, id=location, reason=reason, detail=detail)
-                  for location, reason, detail in outcome.skipped_rows]
+    rejections: list[dict] = []
+    for location, reason, detail in outcome.skipped_rows:
+        reject(rejections, source=SOURCE, id=location, reason=reason, detail=detail)
     if outcome.error:
-        rejections.append(make_rejection(source=SOURCE, id=f"{SOURCE}/{outcome.site}", reason="site_unreadable",
-                                         detail=outcome.error))
+        reject(rejections, source=SOURCE, id=f"{SOURCE}/{outcome.site}", reason="site_unreadable",
+               detail=outcome.error)
     for verdict in outcome.rejected:
-        rejections.append(make_rejection(source=SOURCE, id=_question_id(verdict.site, verdict.question_id),
-                                         reason=verdict.reason, detail=verdict.detail))
+        reject(rejections, source=SOURCE, id=_question_id(verdict.site, verdict.question_id), reason=verdict.reason,
+               detail=verdict.detail)
     return rejections
 
 
@@ -178,7 +179,8 @@ def _author(site: str, display_name: str | None, user_id: str | None) -> str:
 def _prompt(candidate: Candidate, config: Config) -> tuple[str, str]:
     """The prompt and which field it is: the title or the body, drawn per example from the seed."""
     rng = random.Random(f"{config.seed}/{candidate.site}/{candidate.question.id}")
-    if rng.random() < config.title_probability or not candidate.question_markdown:
+    use_title = rng.random() < config.title_probability and candidate.question.title.strip()
+    if use_title or not candidate.question_markdown:
         return candidate.question.title, "title"
     return candidate.question_markdown, "body"
 

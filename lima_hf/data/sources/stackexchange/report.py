@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lima_hf.data.sources.stackexchange.candidates import RULES
+from lima_hf.data.rules import REASONS as RULES
 
 COUNT_COLUMNS = ("questions", "answers", "kept", "eligible", "chosen")
 

@@ -79,7 +79,8 @@ def process_site(site: str, label: str, folder: str, config) -> SiteOutcome:
             scan = _read(posts, config, outcome, scan_posts, scan_posts_parsed, **options)
         outcome.rows, outcome.questions = scan.rows, scan.question_count
         outcome.answers, outcome.kept = scan.post_types.get(ANSWER, 0), len(scan.questions)
-        outcome.candidates, outcome.rejected = judge_questions(scan, site, config)
+        outcome.candidates, outcome.rejected = judge_questions(
+            scan, site, config, name=posts.describe(), on_skip=on_skip if skip else None)
         if config.multi_turn and outcome.candidates:
             outcome.dialogues = _dialogues(folder, site, outcome.candidates, config, on_skip if skip else None, outcome)
     except InputError as err:

@@ -1,0 +1,60 @@
+"""Curation output is byte-identical to the reference made before the rule layer and the executors.
+
+``tests/data/curate_reference.sha256`` holds the SHA-256 of every records, rejections and extras file that
+lima-hf 0d5ea2f (before issue #24) wrote for the runs below, on the real dumps in ``../shared/data`` and the
+bundled quickstart samples. Any change of a record, a rejection, a reason code or a detail shows up here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from lima_hf.cli import main
+
+REFERENCE = Path(__file__).parent / "data" / "curate_reference.sha256"
+QUICKSTART = Path(__file__).resolve().parent.parent / "lima_hf" / "resources" / "quickstart_dataset.yaml"
+QUIET = ["--no_progress", "--no_report"]
+STACKEXCHANGE_RUNS = {
+    "se": [],
+    "seu": ["--unfiltered", "true"],
+    "sek": ["--top_k", "40", "--min_answer_score", "2", "--min_chars", "500"],
+}
+
+
+def _reference(prefix: str) -> dict[str, str]:
+    rows = (line.split() for line in REFERENCE.read_text().splitlines() if line.strip())
+    return {path: digest for digest, path in rows if path.startswith(prefix + "/")}
+
+
+def _digests(root: Path, prefix: str) -> dict[str, str]:
+    found = {}
+    for path in sorted((root / prefix).rglob("*")):
+        name = path.relative_to(root).as_posix()
+        if path.is_file() and (path.suffix == ".parquet" or path.suffix == ".jsonl") and path.name != "composition.jsonl":
+            found[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def run_stackexchange(shared_data: Path, output: Path, options: list[str]) -> int:
+    return main(["curate", "stackexchange", "--input", str(shared_data / "stackexchange"), "--output", str(output),
+                 *QUIET, *options])
+
+
+@pytest.mark.parametrize("run", list(STACKEXCHANGE_RUNS))
+def test_stackexchange_output_matches_the_reference(shared_data, tmp_path, run):
+    assert run_stackexchange(shared_data, tmp_path / run / "se.jsonl", STACKEXCHANGE_RUNS[run]) == 0
+    assert _digests(tmp_path, run) == _reference(run)
+
+
+def test_reddit_output_matches_the_reference(shared_data, tmp_path):
+    assert main(["curate", "reddit", "--input", str(shared_data / "pushshift"), "--output", str(tmp_path / "rd/rd.jsonl"),
+                 "--askreddit_subreddit", "AskMen", "--writingprompts_subreddit", "reddit.com", "--no_progress"]) == 0
+    assert _digests(tmp_path, "rd") == _reference("rd")
+
+
+def test_quickstart_build_matches_the_reference(tmp_path):
+    assert main(["build-dataset", "--dataset_config", str(QUICKSTART), "--output", str(tmp_path / "qs/ds")]) == 0
+    assert _digests(tmp_path, "qs") == _reference("qs")
