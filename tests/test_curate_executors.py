@@ -116,3 +116,20 @@ def test_local_ray_cluster_gives_the_reference_output(shared_data, tmp_path):
     finally:
         ray.shutdown()
     assert _digests(tmp_path, "se") == _reference("se")
+
+
+def test_build_dataset_takes_the_executor_and_hands_the_stage_to_slurm(tmp_path, capsys):
+    from test_curate_reference import QUICKSTART
+
+    from lima_hf.cli import main
+
+    config = tmp_path / "build.yaml"
+    text = QUICKSTART.read_text().replace("stackexchange: {input: samples/stackexchange,",
+                                          "stackexchange: {input: samples/stackexchange, slurm_partition: cpu, "
+                                          f"dry_run: true, work_dir: {tmp_path / 'work'},")
+    text = text.replace("samples/", f"{QUICKSTART.parent}/samples/").replace("manifest: quickstart_manifest.yaml",
+                                                                           f"manifest: {QUICKSTART.parent}/quickstart_manifest.yaml")
+    config.write_text(text.replace("input: authored", f"input: {QUICKSTART.parent}/authored"))
+    assert main(["build-dataset", "--dataset_config", str(config), "--output", str(tmp_path / "ds"),
+                 "--executor", "slurm"]) == 0
+    assert "#SBATCH --partition=cpu" in capsys.readouterr().out and not (tmp_path / "ds").exists()
