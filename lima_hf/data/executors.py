@@ -123,8 +123,12 @@ def ray_executor(pipeline, tasks: int, workers: int, logs: Path, options: Execut
 
 
 def work_folder(config, key: dict) -> Path:
-    """The stage's folder: named by the hash of ``key`` (inputs and options) under ``config.work_dir``, or under
-    the cache, so that a run resumes only the results of the same inputs and settings."""
+    """The stage's folder: named by the hash of ``key`` (inputs and options) and the lima-hf version under
+    ``config.work_dir``, or under the cache, so that a run resumes only the results of the same inputs, settings
+    and code."""
+    from lima_hf import __version__
+
+    key = {**key, "lima_hf": __version__}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
     if config.work_dir:
         return Path(config.work_dir) / digest
