@@ -133,3 +133,23 @@ def test_build_dataset_takes_the_executor_and_hands_the_stage_to_slurm(tmp_path,
     assert main(["build-dataset", "--dataset_config", str(config), "--output", str(tmp_path / "ds"),
                  "--executor", "slurm"]) == 0
     assert "#SBATCH --partition=cpu" in capsys.readouterr().out and not (tmp_path / "ds").exists()
+
+
+def test_pushshift_on_the_local_executor_gives_the_same_output(shared_data, tmp_path):
+    from test_curate_reference import QUICKSTART
+
+    from lima_hf.cli import main
+
+    options = ["--executor", "local", "--num_proc", "2", "--work_dir", str(tmp_path / "work"), "--no_progress"]
+    assert main(["curate", "reddit", "--input", str(shared_data / "pushshift"), "--output",
+                 str(tmp_path / "rd" / "rd.jsonl"), "--askreddit_subreddit", "AskMen", "--writingprompts_subreddit",
+                 "reddit.com", *options]) == 0
+    assert _digests(tmp_path, "rd") == _reference("rd")
+    # the samples have WritingPrompts with comments: the join by submission id across files, pool vs local
+    samples = QUICKSTART.parent / "samples" / "reddit"
+    for name, extra in (("pool", ["--no_progress"]), ("local", options)):
+        assert main(["curate", "reddit", "--input", str(samples), "--output", str(tmp_path / name / "r.jsonl"),
+                     *extra]) == 0
+    assert {k.split("/", 1)[1]: v for k, v in _digests(tmp_path, "pool").items()} == \
+        {k.split("/", 1)[1]: v for k, v in _digests(tmp_path, "local").items()}
+    assert "assistant" in (tmp_path / "local" / "r.jsonl").read_text()

@@ -21,6 +21,7 @@ resumption), as lima-hf ran before datatrove.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -42,6 +43,7 @@ class ExecutorConfig:
 
     Parameters:
         executor (`str`): ``pool``, ``local``, ``slurm`` or ``ray`` (see :mod:`lima_hf.data.executors`).
+        num_proc (`int`, *optional*): processes or workers (default: 1 with ``pool``, every core otherwise).
         work_dir (`str`, *optional*): where stage 1 keeps its per-file results, logs and completion marks.
         slurm_partition, slurm_time, slurm_cpus, slurm_mem_gb, slurm_env: the Slurm job array's resources.
         ray_address (`str`, *optional*): a running Ray cluster; a local one is started without it.
@@ -53,6 +55,11 @@ class ExecutorConfig:
         metadata={"help": "Where the per-file stage runs: 'pool' (processes on this machine, no work folder), "
                   "'local' (datatrove LocalPipelineExecutor, resumable), 'slurm' (a Slurm job array) or 'ray' "
                   "(a Ray cluster).", "choices": list(EXECUTOR_CHOICES)},
+    )
+    num_proc: int | None = field(
+        default=None,
+        metadata={"help": "Files (Stack Exchange: sites) processed in parallel, as processes or executor workers; "
+                  "default: 1 with --executor pool, every core with local and ray."},
     )
     work_dir: str | None = field(
         default=None,
@@ -74,7 +81,10 @@ class ExecutorConfig:
         default=False, metadata={"help": "With --executor slurm: write and print the job script, submit nothing."}
     )
 
-    def check_executor(self) -> None:
+    def __post_init__(self):
+        super().__post_init__()
+        if self.num_proc is not None and self.num_proc < 1:
+            raise ValueError(f"num_proc must be at least 1, not {self.num_proc}")
         if self.executor not in EXECUTOR_CHOICES:
             raise ValueError(f"executor must be one of {', '.join(EXECUTOR_CHOICES)}, not {self.executor!r}")
         if self.executor == "slurm" and not self.slurm_partition:
@@ -177,6 +187,26 @@ def run_stage(step, files: Sequence[str], config, work: Path, workers: int) -> l
         raise TaskFailed(f"{len(missing)} file(s) without a result (logs in {logs}); run the same command again to "
                          f"redo them: {', '.join(missing)}")
     return results
+
+
+# options that decide where and how a stage runs, not what it finds (left out of the work folder's key)
+EXECUTION_OPTIONS = {"progress", "report", "num_proc", "sevenzip_backend", "executor", "work_dir", "slurm_partition",
+                     "slurm_time", "slurm_cpus", "slurm_mem_gb", "slurm_env", "ray_address", "dry_run", "input"}
+
+
+def run_files(name: str, work: Callable[[int], tuple[Any, dict[str, int]]], files: Sequence[str], config, *,
+              key: dict, stamps: Sequence[Path]) -> list[Any]:
+    """Stage 1 of a source on ``config.executor``: task ``i`` runs ``work(i)`` (picklable) for ``files[i]``;
+    what each task returned (JSON), in task order. ``key`` (what else shapes the results) and the ``stamps``
+    of the input files name the work folder, with every option of ``config`` outside ``EXECUTION_OPTIONS``."""
+    from lima_hf.data.file_task import FileTask
+
+    options = {k: v for k, v in dataclasses.asdict(config).items() if k not in EXECUTION_OPTIONS}
+    folder = work_folder(config, {**key, "stage": name, "files": file_stamp(stamps), "options": options})
+    step = FileTask(name, work, str(folder / "results"))
+    workers = getattr(config, "num_proc", None) or os.cpu_count() or 1
+    results = run_stage(step, files, config, folder, workers)
+    return [json.loads(path.read_text(encoding="utf-8")) for path in results]
 
 
 def _submit_slurm(executor, files: Sequence[str], config, work: Path) -> str:

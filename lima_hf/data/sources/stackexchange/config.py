@@ -81,11 +81,6 @@ class Config(ExecutorConfig, SourceConfig):
     min_exchanges: int = field(
         default=1, metadata={"help": "Follow-up/reply pairs a comment chain needs to be a multi-turn candidate."}
     )
-    num_proc: int | None = field(
-        default=None,
-        metadata={"help": "Sites processed in parallel (processes, or workers of the executor); default: 1 with "
-                  "--executor pool, every core with local and ray."},
-    )
     sevenzip_backend: str = field(
         default="auto",
         metadata={"help": "How 7z archives are streamed: '7z' (a 7z/7zz/7za binary on PATH), 'py7zr' (pure "
@@ -103,6 +98,5 @@ class Config(ExecutorConfig, SourceConfig):
             raise ValueError(f"title_probability must be within [0, 1], not {self.title_probability}")
         if self.temperature <= 0:
             raise ValueError(f"temperature must be > 0, not {self.temperature}")
-        self.check_executor()
-        if self.top_k < 1 or (self.num_proc is not None and self.num_proc < 1):
-            raise ValueError("top_k and num_proc must be at least 1")
+        if self.top_k < 1:
+            raise ValueError("top_k must be at least 1")

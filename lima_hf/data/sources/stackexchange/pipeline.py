@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_all_start_methods, get_context
@@ -115,7 +114,7 @@ def _run_sites(jobs: list[tuple[str, str]], folder: Path, config: Config) -> lis
     if config.executor != "pool":
         from lima_hf.data.sources.stackexchange.stage import run_sites
 
-        return run_sites(jobs, folder, config, workers=config.num_proc or os.cpu_count() or 1) if jobs else []
+        return run_sites(jobs, folder, config) if jobs else []
     from tqdm.auto import tqdm
 
     outcomes: dict[str, SiteOutcome] = {}
