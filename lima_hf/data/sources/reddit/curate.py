@@ -40,15 +40,21 @@ def _post_rejection(post: dict) -> str | None:
     return None
 
 
-def submission_events(path: Path, config: Config) -> dict:
+def submission_events(path: Path, config: Config, *, stream: bool = False) -> dict:
     """Stage 1 on one submissions file: a verdict per submission of the two subreddits, in file order
     (``[tag, id, reason, score, item]``: a rejection reason, or the kept item), the malformed lines skipped
-    (``[line, error]``) and the lines read per subreddit."""
-    wp_sub, ask_sub = config.writingprompts_subreddit.lower(), config.askreddit_subreddit.lower()
-    events: list[list] = []
+    (``[line, error]``) and the lines read per subreddit. With ``stream``, ``events`` is a generator (memory
+    stays bounded in one process) that fills ``skipped`` and ``found`` as it is read."""
     found: Counter[str] = Counter()
-    skipped: list[tuple[int, InputError]] = []
-    lines = iter_zst_lines(path, on_error=config.on_error, skipped=skipped)
+    skipped: list = []
+    events = _verdicts(path, config, found, skipped)
+    return {"events": events if stream else list(events), "skipped": skipped, "found": found}
+
+
+def _verdicts(path: Path, config: Config, found: Counter, skipped: list) -> Iterator[list]:
+    wp_sub, ask_sub = config.writingprompts_subreddit.lower(), config.askreddit_subreddit.lower()
+    errors: list[tuple[int, InputError]] = []
+    lines = iter_zst_lines(path, on_error=config.on_error, skipped=errors)
     for _, post in tqdm(lines, desc=f"reddit {path.name}", unit=" lines", leave=False, disable=not config.progress):
         sub = str(post.get("subreddit") or "").lower()
         found[str(post.get("subreddit") or "(none)")] += 1
@@ -68,9 +74,8 @@ def submission_events(path: Path, config: Config) -> dict:
         else:
             prompt, why = askreddit_question(post, config)
             reason = reason or (why or None)
-        item = None if reason else {"post": slim(post), "prompt": prompt}
-        events.append([tag, str(post["id"]), reason, score, item])
-    return {"events": events, "skipped": [[line, str(error)] for line, error in skipped], "found": dict(found)}
+        yield [tag, str(post["id"]), reason, score, None if reason else {"post": slim(post), "prompt": prompt}]
+    skipped.extend([line, str(error)] for line, error in errors)
 
 
 def comment_choices(path: Path, config: Config, post_ids: list[str]) -> dict:
@@ -88,6 +93,8 @@ def _file_results(kind: str, paths: list[Path], config: Config, post_ids: list[s
     """Stage 1 on each file of ``paths`` in order: in this process (``--executor pool``), or as datatrove tasks."""
     work = submission_events if kind == "submissions" else partial(comment_choices, post_ids=post_ids or [])
     if config.executor == "pool":
+        if kind == "submissions":
+            return (submission_events(path, config, stream=True) for path in paths)
         return (work(path, config) for path in paths)
     from lima_hf.data.executors import run_files
 
@@ -129,7 +136,6 @@ def curate(config: Config) -> SourceResult:
     found: Counter[str] = Counter()  # lines read per subreddit
 
     for path, screened in zip(submissions, _file_results("submissions", submissions, config)):
-        found.update(screened["found"])
         for tag, post_id, reason, score, item in screened["events"]:
             if post_id in seen:  # the same post in a per-subreddit file and a monthly dump
                 continue
@@ -142,6 +148,7 @@ def curate(config: Config) -> SourceResult:
                 heapq.heappush(heap, entry)
             elif entry[:2] > heap[0][:2]:
                 heapq.heapreplace(heap, entry)
+        found.update(screened["found"])
         _log_skipped(result, path, screened["skipped"])
 
     if not seen and not result.rejections:
