@@ -153,3 +153,23 @@ def test_pushshift_on_the_local_executor_gives_the_same_output(shared_data, tmp_
     assert {k.split("/", 1)[1]: v for k, v in _digests(tmp_path, "pool").items()} == \
         {k.split("/", 1)[1]: v for k, v in _digests(tmp_path, "local").items()}
     assert "assistant" in (tmp_path / "local" / "r.jsonl").read_text()
+
+
+def test_long_window_pushshift_files_need_our_reader_not_datatroves(tmp_path):
+    import io
+    import json
+
+    import zstandard
+    from datatrove.pipeline.readers import JsonlReader
+
+    from lima_hf.data.sources.reddit.pushshift import iter_zst_lines
+
+    rows = "".join(json.dumps({"id": str(i), "text": "x" * 40}) + "\n" for i in range(2000)).encode()
+    buffer = io.BytesIO()  # streamed with --long=31 as Pushshift's dumps are: the frame asks for a 2**31 window
+    params = zstandard.ZstdCompressionParameters.from_level(3, window_log=31)
+    with zstandard.ZstdCompressor(compression_params=params).stream_writer(buffer, closefd=False) as writer:
+        writer.write(rows)
+    (tmp_path / "RS_2019-10.zst").write_bytes(buffer.getvalue())
+    with pytest.raises(Exception, match="too much memory"):
+        list(JsonlReader(str(tmp_path), glob_pattern="*.zst", compression="zstd", text_key="text").run())
+    assert sum(1 for _ in iter_zst_lines(tmp_path / "RS_2019-10.zst")) == 2000

@@ -155,7 +155,7 @@ class TaskFailed(InputError):
     """Tasks of stage 1 that did not complete: each named with its file and error."""
 
 
-class Submitted(Exception):  # noqa: N818 (not an error: the run goes on elsewhere)
+class Submitted(Exception):  # not an error: the run goes on elsewhere
     """Stage 1 was handed to a scheduler (or only shown, ``dry_run``): the global step runs on a later call."""
 
 

@@ -30,4 +30,3 @@ class FileTask(PipelineStep):
         for label, value in counts.items():
             self.stat_update(label, value=value)
         write_result(Path(self.results) / f"{rank:05d}.json", result)
-        return None
