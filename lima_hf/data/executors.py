@@ -243,11 +243,3 @@ def _quiet_datatrove() -> None:
 
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
-
-
-def write_result(path: Path, data: Any) -> None:
-    """Write a task's result atomically (a killed task leaves no half-written result)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)

@@ -5,13 +5,13 @@ to ``<results>/<rank>.json`` before datatrove marks the task complete. Imported 
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from datatrove.pipeline.base import PipelineStep
-
-from lima_hf.data.executors import write_result
 
 
 class FileTask(PipelineStep):
@@ -30,3 +30,11 @@ class FileTask(PipelineStep):
         for label, value in counts.items():
             self.stat_update(label, value=value)
         write_result(Path(self.results) / f"{rank:05d}.json", result)
+
+
+def write_result(path: Path, data: Any) -> None:
+    """Write a task's result atomically (a killed task leaves no half-written result)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
