@@ -173,3 +173,14 @@ def test_long_window_pushshift_files_need_our_reader_not_datatroves(tmp_path):
     with pytest.raises(Exception, match="too much memory"):
         list(JsonlReader(str(tmp_path), glob_pattern="*.zst", compression="zstd", text_key="text").run())
     assert sum(1 for _ in iter_zst_lines(tmp_path / "RS_2019-10.zst")) == 2000
+
+
+def test_a_missing_extra_is_named(tmp_path, monkeypatch, capsys):
+    from lima_hf.cli import main
+
+    monkeypatch.setitem(sys.modules, "datatrove", None)  # as if the extra were not installed
+    samples = Path(__file__).resolve().parent.parent / "lima_hf" / "resources" / "samples" / "stackexchange"
+    code = main(["curate", "stackexchange", "--input", str(samples), "--output", str(tmp_path / "se.jsonl"), *QUIET,
+                 "--executor", "local", "--work_dir", str(tmp_path / "work")])
+    err = capsys.readouterr().err
+    assert code == 1 and "needs datatrove" in err and "lima-hf[distributed]" in err

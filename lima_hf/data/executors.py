@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -121,6 +122,7 @@ def slurm_executor(pipeline, tasks: int, workers: int, logs: Path, options: Exec
 
 
 def ray_executor(pipeline, tasks: int, workers: int, logs: Path, options: ExecutorConfig):
+    _require("ray", options)
     import ray
     from datatrove.executor import RayPipelineExecutor
 
@@ -130,6 +132,14 @@ def ray_executor(pipeline, tasks: int, workers: int, logs: Path, options: Execut
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
     return RayPipelineExecutor(pipeline, tasks=tasks, workers=workers, logging_dir=str(logs), mem_per_cpu_gb=0.5)
+
+
+def _require(package: str, config) -> None:
+    """An :class:`~lima_hf.io.InputError` naming the extra to install when ``package`` is missing."""
+    try:
+        importlib.import_module(package)
+    except ImportError as err:
+        raise InputError(f"--executor {config.executor} needs {package} ({DISTRIBUTED_INSTALL}): {err}") from err
 
 
 def work_folder(config, key: dict) -> Path:
@@ -163,10 +173,7 @@ def run_stage(step, files: Sequence[str], config, work: Path, workers: int) -> l
     """Run ``step`` (a datatrove ``PipelineStep`` whose task ``i`` handles ``files[i]`` and writes
     ``work/results/<i>.json``) on ``config.executor``; the result paths in task order. Raises
     :class:`Submitted` when the tasks were handed to Slurm (or only shown, ``dry_run``)."""
-    try:
-        import datatrove  # noqa: F401
-    except ImportError as err:
-        raise InputError(f"--executor {config.executor} needs datatrove ({DISTRIBUTED_INSTALL}): {err}") from err
+    _require("datatrove", config)
     factory = EXECUTORS.get(config.executor)
     work.mkdir(parents=True, exist_ok=True)
     (work / "files.json").write_text(json.dumps(list(files), indent=1) + "\n", encoding="utf-8")
@@ -199,6 +206,7 @@ def run_files(name: str, work: Callable[[int], tuple[Any, dict[str, int]]], file
     """Stage 1 of a source on ``config.executor``: task ``i`` runs ``work(i)`` (picklable) for ``files[i]``;
     what each task returned (JSON), in task order. ``key`` (what else shapes the results) and the ``stamps``
     of the input files name the work folder, with every option of ``config`` outside ``EXECUTION_OPTIONS``."""
+    _require("datatrove", config)
     from lima_hf.data.file_task import FileTask
 
     options = {k: v for k, v in dataclasses.asdict(config).items() if k not in EXECUTION_OPTIONS}
