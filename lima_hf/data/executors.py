@@ -21,11 +21,15 @@ resumption), as lima-hf ran before datatrove.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib
+import io
 import json
 import os
+import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,9 +186,9 @@ def run_stage(step, files: Sequence[str], config, work: Path, workers: int) -> l
     results = [work / "results" / f"{i:05d}.json" for i in range(len(files))]
     if config.executor == "slurm" and not all(path.is_file() for path in results):
         raise Submitted(_submit_slurm(executor, files, config, work))
-    _quiet_datatrove()
     try:
-        executor.run()
+        with _datatrove_log(getattr(config, "progress", True)):
+            executor.run()
     except Exception as err:  # a task raised: say which files, and keep the completed ones for the next run
         failed = [f"{files[i]}: {_task_error(logs, i)}" for i in range(len(files)) if not results[i].is_file()]
         raise TaskFailed(f"{len(failed)} of {len(files)} files failed ({type(err).__name__}); logs in {logs}; "
@@ -242,12 +246,34 @@ def _task_error(logs: Path, rank: int) -> str:
     return (errors[-1] if errors else lines[-1] if lines else "empty log").strip()[-300:]
 
 
-def _quiet_datatrove() -> None:
-    """datatrove logs every task's start, stats and completion to stderr; lima-hf keeps warnings and errors
-    there (the full logs stay in the work folder)."""
-    import sys
+class _DatatroveLog(io.TextIOBase):
+    """stderr while datatrove runs: its INFO/DEBUG/SUCCESS lines (each task's start, pipeline, stats; the full
+    logs stay in the work folder) are dropped, its warnings and errors and everything else pass, and with
+    ``progress`` its "n/N tasks completed" lines."""
 
-    from datatrove.utils.logging import logger
+    _ROUTINE = re.compile(r"^(\[NODE \d+\] )?\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \| (INFO|DEBUG|SUCCESS|TRACE) ")
 
-    logger.remove()
-    logger.add(sys.stderr, level="WARNING")
+    def __init__(self, stream, progress: bool):
+        self.stream, self.progress = stream, progress
+
+    def write(self, text: str) -> int:
+        if not self._ROUTINE.match(text) or (self.progress and "tasks completed" in text):
+            self.stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+@contextlib.contextmanager
+def _datatrove_log(progress: bool):
+    from datatrove.utils.logging import setup_default_logger
+
+    original = sys.stderr
+    sys.stderr = _DatatroveLog(original, progress)
+    setup_default_logger()  # datatrove's handler in this process, on the filtered stderr (tasks add their own)
+    try:
+        yield
+    finally:
+        sys.stderr = original
+        setup_default_logger()
