@@ -10,7 +10,10 @@ It writes, in a temporary folder (deleted at the end), Posts.xml files made of t
    flat means bounded memory;
 3. parallelism: four sites of size/8 each, ``num_proc=1`` against ``num_proc=2`` (best of ``--repeat`` runs);
 4. the 7z streaming backends: the step on a ``.7z`` archive (py7zr, and the ``7z`` binary when on PATH)
-   against the same Posts.xml extracted.
+   against the same Posts.xml extracted;
+5. the datatrove path (``--executor local``, a fresh work folder per run) beside today's process pool at the
+   same number of workers: the 1 GB file with 1 worker and the four sites with 2 (best of ``--repeat``),
+   time ratio (target: <= 1.1x) and peak RSS (when datatrove is installed).
 
 Usage: python benchmarks/bench_stackexchange.py [--size-mb 1024] [--archive-mb 32] [--repeat 3] [--data ../shared/data]
 """
@@ -81,13 +84,15 @@ def bare_iterparse(path: Path) -> float:
     return time.perf_counter() - start
 
 
-def run_step(folder: Path, sites: list[str], num_proc: int = 1, backend: str = "auto") -> dict:
-    """The full step in a fresh process: seconds and peak RSS (MiB) of that process and its children."""
+def run_step(folder: Path, sites: list[str], num_proc: int = 1, backend: str = "auto", executor: str = "pool") -> dict:
+    """The full step in a fresh process: seconds and peak RSS (MiB) of that process and its children. With a
+    datatrove ``executor``, a fresh work folder (nothing to resume)."""
+    work_dir = tempfile.mkdtemp(prefix="bench_se_work_") if executor != "pool" else None
     code = (
         "import json, resource, time, sys\n"
         "from lima_hf.data.sources.stackexchange import Config, curate\n"
         f"config = Config(input={str(folder)!r}, sites={sites!r}, num_proc={num_proc}, sevenzip_backend={backend!r},\n"
-        "                progress=False, report=False)\n"
+        f"                progress=False, report=False, executor={executor!r}, work_dir={work_dir!r})\n"
         "def cpu():\n"
         "    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),\n"
         "                                                resource.getrusage(resource.RUSAGE_CHILDREN)))\n"
@@ -97,8 +102,20 @@ def run_step(folder: Path, sites: list[str], num_proc: int = 1, backend: str = "
         " 'records': len(result.records),"
         " 'rejections': len(result.rejections)}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
+    finally:
+        if work_dir:
+            shutil.rmtree(work_dir, ignore_errors=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def has_datatrove() -> bool:
+    try:
+        import datatrove  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def make_archive(folder: Path, site: str, posts: Path) -> None:
@@ -141,6 +158,21 @@ def main(argv: list[str] | None = None) -> int:
             ("ratio full / bare", f"{step['seconds'] / bare:.2f}x"),
         ]
 
+        if has_datatrove():
+            best = {"pool": [step], "local": []}
+            for _ in range(args.repeat):
+                best["local"].append(run_step(big, [SITE], executor="local"))
+                if len(best["pool"]) < args.repeat:
+                    best["pool"].append(run_step(big, [SITE]))
+            pool_run, local_run = (min(best[e], key=lambda run: run["seconds"]) for e in ("pool", "local"))
+            report += [
+                (f"datatrove local executor, 1 worker, {size:,.0f} MB (best of {args.repeat})",
+                 (f"{local_run['seconds']:.1f} s vs {pool_run['seconds']:.1f} s today: "
+                  f"**{local_run['seconds'] / pool_run['seconds']:.2f}x** (target <= 1.1x)")),
+                ("peak RSS, datatrove local vs today",
+                 f"{local_run['rss_mib']:.0f} MiB vs {pool_run['rss_mib']:.0f} MiB"),
+            ]
+
         small = work / "small"
         small_size = synthesise(small / SITE / "Posts.xml", rows, args.size_mb / 4) / 1e6
         small_step = run_step(small, [SITE])
@@ -165,6 +197,15 @@ def main(argv: list[str] | None = None) -> int:
             ("speed-up with 2 processes (wall)", f"{one['seconds'] / two['seconds']:.2f}x"),
             ("CPU of 2 processes / CPU of 1 (overhead)", f"{two['cpu_seconds'] / one['cpu_seconds']:.2f}x"),
         ]
+        if has_datatrove():
+            local_runs = [run_step(many, list(SITES), num_proc=2, executor="local") for _ in range(args.repeat)]
+            local = min(local_runs, key=lambda run: run["seconds"])
+            report += [
+                (f"{len(SITES)} sites, datatrove local executor, 2 workers (best of {args.repeat})",
+                 (f"{local['seconds']:.1f} s vs {two['seconds']:.1f} s today: "
+                  f"**{local['seconds'] / two['seconds']:.2f}x** (target <= 1.1x); peak RSS {local['rss_mib']:.0f} MiB "
+                  f"vs {two['rss_mib']:.0f} MiB")),
+            ]
         shutil.rmtree(many)
         shutil.rmtree(big)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from lima_hf.cli_args import CLIError, parse_args, pop_option
 from lima_hf.io import read_yaml
@@ -37,6 +37,12 @@ class BuildDatasetArgs:
     )
     decontamination_ngram: int | None = field(
         default=None, metadata={"help": "Words an overlap must span to count (default 13, GPT-3's contamination check)."}
+    )
+    executor: str | None = field(
+        default=None,
+        metadata={"help": "Override where the per-file stage of every source that has one runs (pool, local, slurm, "
+                  "ray; docs/dataset.md). Other executor options go in the source's entry of the build config.",
+                  "choices": ["pool", "local", "slurm", "ray"]},
     )
 
 
@@ -82,6 +88,8 @@ def _is_build_config(path: str) -> bool:
 def main(argv: list[str]) -> int:
     from lima_hf.data.build_config import load_build_config
     from lima_hf.data.builder import build_dataset, rejections_dir
+    from lima_hf.data.executors import Submitted
+    from lima_hf.data.sources import load_source
 
     argv = list(argv)
     recipe = pop_option(argv, "--config", "a recipe file (YAML)")
@@ -111,7 +119,15 @@ def main(argv: list[str]) -> int:
     for key in ("seed", "on_shortfall", "tokenizer", "decontaminate", "decontamination_ngram"):
         if getattr(args, key) is not None:
             setattr(config, key, getattr(args, key))
-    path = build_dataset(config, args.output)
+    if args.executor is not None:
+        for run in config.sources:
+            if "executor" in {f.name for f in fields(load_source(run.module).Config)}:
+                run.options["executor"] = args.executor
+    try:
+        path = build_dataset(config, args.output)
+    except Submitted as submitted:  # a per-file stage went to Slurm (or was only shown): the build goes on later
+        print(submitted)
+        return 0
     summary = json.loads((path / "build_summary.json").read_text(encoding="utf-8"))
     print_summary(summary, path, rejections_dir(path))
     return 0

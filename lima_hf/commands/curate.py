@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lima_hf.cli_args import CLIError, parse_args
+from lima_hf.data.executors import Submitted
 from lima_hf.data.sources import SOURCES, load_source, source_name
 from lima_hf import io as lima_io
 from lima_hf.io import InputError, check_output_not_input, check_replaceable_file, claim, file_mode
@@ -147,7 +148,11 @@ def main(argv: list[str]) -> int:
     for path in output_paths(args.output, []).values():
         check_output_not_input(path, inputs)
         check_replaceable_file(path)
-    result = source.curate(config)
+    try:
+        result = source.curate(config)
+    except Submitted as submitted:  # the per-file stage went to Slurm (or was only shown): nothing to write yet
+        print(submitted)
+        return 0
     if not result.records and not result.rejections and not any(result.extras.values()):
         raise InputError(f"{config.input}: {name} found nothing to curate (no examples and nothing rejected: "
                          "an empty file or folder?)")

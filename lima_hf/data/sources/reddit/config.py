@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lima_hf.data.executors import ExecutorConfig
 from lima_hf.data.sources.base import SourceConfig
 
 
 @dataclass
-class Config(SourceConfig):
+class Config(ExecutorConfig, SourceConfig):
     """Options of the Reddit source. ``input``: a Pushshift ``.zst`` file or a folder of them."""
 
     writingprompts_subreddit: str = field(

@@ -3,9 +3,11 @@ their best top-level comment (see :mod:`lima_hf.data.sources.reddit`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from collections import Counter
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -38,81 +40,133 @@ def _post_rejection(post: dict) -> str | None:
     return None
 
 
-def _scan(path: Path, config: Config, result: SourceResult, found: Counter | None = None) -> Iterator[dict]:
-    """The objects of one Pushshift file; malformed lines raised or, when skipping, logged (id ``file:line``).
-    ``found`` counts the lines read per subreddit."""
+def submission_events(path: Path, config: Config, *, stream: bool = False) -> dict:
+    """Stage 1 on one submissions file: a verdict per submission of the two subreddits, in file order
+    (``[tag, id, reason, score, item]``: a rejection reason, or the kept item), the malformed lines skipped
+    (``[line, error]``) and the lines read per subreddit. With ``stream``, ``events`` is a generator (memory
+    stays bounded in one process) that fills ``skipped`` and ``found`` as it is read."""
+    found: Counter[str] = Counter()
+    skipped: list = []
+    events = _verdicts(path, config, found, skipped)
+    return {"events": events if stream else list(events), "skipped": skipped, "found": found}
+
+
+def _verdicts(path: Path, config: Config, found: Counter, skipped: list) -> Iterator[list]:
+    wp_sub, ask_sub = config.writingprompts_subreddit.lower(), config.askreddit_subreddit.lower()
+    errors: list[tuple[int, InputError]] = []
+    lines = iter_zst_lines(path, on_error=config.on_error, skipped=errors)
+    for _, post in tqdm(lines, desc=f"reddit {path.name}", unit=" lines", leave=False, disable=not config.progress):
+        sub = str(post.get("subreddit") or "").lower()
+        found[str(post.get("subreddit") or "(none)")] += 1
+        if sub not in (wp_sub, ask_sub) or not post.get("id"):
+            continue
+        tag = "writingprompts" if sub == wp_sub else "askreddit"
+        reason = _post_rejection(post)
+        score = int(post.get("score") or 0)
+        if reason is None and score < config.min_submission_score:
+            reason = "low_score"
+        if tag == "writingprompts":
+            prompt = writingprompt(post.get("title") or "", config.writingprompts_tags)
+            if reason is None and prompt is None:
+                reason = "not_a_writing_prompt"
+            if reason is None and not prompt:
+                reason = "empty_prompt"
+        else:
+            prompt, why = askreddit_question(post, config)
+            reason = reason or (why or None)
+        yield [tag, str(post["id"]), reason, score, None if reason else {"post": slim(post), "prompt": prompt}]
+    skipped.extend([line, str(error)] for line, error in errors)
+
+
+def comment_choices(path: Path, config: Config, post_ids: list[str]) -> dict:
+    """Stage 1 on one comments file: the best eligible top-level comment of each post in ``post_ids`` (with its
+    key), the rejected comments counted per post and reason, and the malformed lines skipped."""
     skipped: list[tuple[int, InputError]] = []
-    for _, obj in tqdm(
-        iter_zst_lines(path, on_error=config.on_error, skipped=skipped),
-        desc=f"reddit {path.name}",
-        unit=" lines",
-        leave=False,
-        disable=not config.progress,
-    ):
-        if found is not None:
-            found[str(obj.get("subreddit") or "(none)")] += 1
-        yield obj
+    lines = iter_zst_lines(path, on_error=config.on_error, skipped=skipped)
+    comments = (c for _, c in tqdm(lines, desc=f"reddit {path.name}", unit=" lines", leave=False,
+                                   disable=not config.progress))
+    best, rejected = top_comments(comments, set(post_ids), config)
+    return {"best": best, "rejected": rejected, "skipped": [[line, str(error)] for line, error in skipped]}
+
+
+def _file_results(kind: str, paths: list[Path], config: Config, post_ids: list[str] | None = None) -> Iterator[dict]:
+    """Stage 1 on each file of ``paths`` in order: in this process (``--executor pool``), or as datatrove tasks."""
+    work = submission_events if kind == "submissions" else partial(comment_choices, post_ids=post_ids or [])
+    if config.executor == "pool":
+        if kind == "submissions":
+            return (submission_events(path, config, stream=True) for path in paths)
+        return (work(path, config) for path in paths)
+    from lima_hf.data.executors import run_files
+
+    return iter(run_files(f"Pushshift {kind}", partial(_task, work, [str(p) for p in paths], config),
+                          [str(p) for p in paths], config, key={"kind": kind, "post_ids": sorted(post_ids or [])},
+                          stamps=paths))
+
+
+def _task(work, paths: list[str], config: Config, rank: int) -> tuple[dict, dict[str, int]]:
+    """A datatrove task: ``work`` on file ``rank``, with its counts for datatrove's stats."""
+    result = work(Path(paths[rank]), dataclasses.replace(config, progress=False))
+    counts = Counter(event[2] or "kept" for event in result.get("events", []))
+    counts["skipped_lines"] = len(result["skipped"])
+    return result, dict(counts)
+
+
+def _log_skipped(result: SourceResult, path: Path, skipped: list) -> None:
     for line, error in skipped:
-        raise_or_skip(error, on_error="skip", rejections=result.rejections, source=NAME, id=f"{path.name}:{line}")
+        raise_or_skip(InputError(error), on_error="skip", rejections=result.rejections, source=NAME,
+                      id=f"{path.name}:{line}")
 
 
 def curate(config: Config) -> SourceResult:
-    """Ranked WritingPrompts pairs and AskReddit questions (records), plus ``extras["ranked_candidates"]``."""
+    """Ranked WritingPrompts pairs and AskReddit questions (records), plus ``extras["ranked_candidates"]``.
+
+    Stage 1 reads each file on its own (:func:`submission_events`, :func:`comment_choices`: on the executor
+    of ``--executor``); the global step keeps the first verdict of each submission (the same post can be in a
+    per-subreddit file and a monthly dump), the top ``max_candidates`` per subreddit, and the best comment of
+    each WritingPrompts candidate across the comments files (the join is by submission id: each comments
+    file is read once for the candidates' ids).
+    """
     if not config.input:
         raise InputError("reddit: --input (a Pushshift .zst file or a folder of them) is required")
     files = input_files(Path(config.input))
-    wp_sub = config.writingprompts_subreddit.lower()
-    ask_sub = config.askreddit_subreddit.lower()
+    submissions = [path for kind, path in files if kind == "submissions"]
     result = SourceResult(extras={"ranked_candidates": []})
-    wp_heap: list[tuple] = []
-    ask_heap: list[tuple] = []
+    heaps: dict[str, list[tuple]] = {"writingprompts": [], "askreddit": []}
     seen: set[str] = set()
-    found: Counter[str] = Counter()  # submissions read per subreddit
+    found: Counter[str] = Counter()  # lines read per subreddit
 
-    def keep(heap, score, post_id, item):
-        entry = (score, tie_break(post_id), item)
-        if len(heap) < config.max_candidates:
-            heapq.heappush(heap, entry)
-        elif entry[:2] > heap[0][:2]:
-            heapq.heapreplace(heap, entry)
-
-    for kind, path in files:
-        if kind != "submissions":
-            continue
-        for post in _scan(path, config, result, found):
-            sub = str(post.get("subreddit") or "").lower()
-            if sub not in (wp_sub, ask_sub) or not post.get("id"):
-                continue
-            tag = "writingprompts" if sub == wp_sub else "askreddit"
-            post_id = str(post["id"])
+    for path, screened in zip(submissions, _file_results("submissions", submissions, config)):
+        for tag, post_id, reason, score, item in screened["events"]:
             if post_id in seen:  # the same post in a per-subreddit file and a monthly dump
                 continue
             seen.add(post_id)
-            reason = _post_rejection(post)
-            score = int(post.get("score") or 0)
-            if reason is None and score < config.min_submission_score:
-                reason = "low_score"
-            if tag == "writingprompts":
-                prompt = writingprompt(post.get("title") or "", config.writingprompts_tags)
-                if reason is None and prompt is None:
-                    reason = "not_a_writing_prompt"
-                if reason is None and not prompt:
-                    reason = "empty_prompt"
-            else:
-                prompt, why = askreddit_question(post, config)
-                reason = reason or (why or None)
             if reason:
                 reject(result.rejections, source=tag, id=f"reddit/{tag}/{post_id}", reason=reason)
                 continue
-            item = {"post": slim(post), "prompt": prompt}
-            keep(wp_heap if tag == "writingprompts" else ask_heap, score, post_id, item)
+            entry, heap = (score, tie_break(post_id), item), heaps[tag]
+            if len(heap) < config.max_candidates:
+                heapq.heappush(heap, entry)
+            elif entry[:2] > heap[0][:2]:
+                heapq.heapreplace(heap, entry)
+        found.update(screened["found"])
+        _log_skipped(result, path, screened["skipped"])
 
     if not seen and not result.rejections:
         raise InputError(_nothing_found(config, files, found))
-    wp = {item["post"]["id"] for _, _, item in wp_heap}
-    comments = (c for kind, path in files if kind == "comments" and wp for c in _scan(path, config, result))
-    best, rejected_comments = top_comments(comments, wp, config)
-    _ranked_records(result, wp_heap, ask_heap, best, rejected_comments)
+    wp = sorted(item["post"]["id"] for _, _, item in heaps["writingprompts"])
+    best: dict[str, dict] = {}
+    rejected_comments: dict[str, dict[str, int]] = {}
+    comments = [path for kind, path in files if kind == "comments"] if wp else []
+    for path, chosen in zip(comments, _file_results("comments", comments, config, wp)):
+        for post_id, pair in chosen["best"].items():  # files in order: the first of equal keys wins, as in one pass
+            if post_id not in best or tuple(pair["key"]) > tuple(best[post_id]["key"]):
+                best[post_id] = pair
+        for post_id, reasons in chosen["rejected"].items():
+            counts = rejected_comments.setdefault(post_id, {})
+            for reason, count in reasons.items():
+                counts[reason] = counts.get(reason, 0) + count
+        _log_skipped(result, path, chosen["skipped"])
+    _ranked_records(result, heaps["writingprompts"], heaps["askreddit"], best, rejected_comments)
     return result
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lima_hf.data.executors import ExecutorConfig
 from lima_hf.data.sources.base import SourceConfig
 from lima_hf.data.sources.stackexchange.dump import BACKENDS
 
 
 @dataclass
-class Config(SourceConfig):
+class Config(ExecutorConfig, SourceConfig):
     """Stack Exchange curation (LIMA section 2.1). ``input`` is a dump folder: ``<site>.7z`` archives,
     ``<site>-Posts.7z`` split archives or extracted ``<site>/Posts.xml`` folders, with or without Sites.xml."""
 
@@ -80,7 +81,6 @@ class Config(SourceConfig):
     min_exchanges: int = field(
         default=1, metadata={"help": "Follow-up/reply pairs a comment chain needs to be a multi-turn candidate."}
     )
-    num_proc: int = field(default=1, metadata={"help": "Sites processed in parallel (processes)."})
     sevenzip_backend: str = field(
         default="auto",
         metadata={"help": "How 7z archives are streamed: '7z' (a 7z/7zz/7za binary on PATH), 'py7zr' (pure "
@@ -98,5 +98,5 @@ class Config(SourceConfig):
             raise ValueError(f"title_probability must be within [0, 1], not {self.title_probability}")
         if self.temperature <= 0:
             raise ValueError(f"temperature must be > 0, not {self.temperature}")
-        if self.top_k < 1 or self.num_proc < 1:
-            raise ValueError("top_k and num_proc must be at least 1")
+        if self.top_k < 1:
+            raise ValueError("top_k must be at least 1")

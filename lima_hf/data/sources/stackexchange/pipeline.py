@@ -109,12 +109,18 @@ def _sample_records(outcomes: list[SiteOutcome], config: Config, names: dict[str
 
 
 def _run_sites(jobs: list[tuple[str, str]], folder: Path, config: Config) -> list[SiteOutcome]:
+    """Stage 1, each site's outcome in the order of ``jobs``: on a datatrove executor (:mod:`.stage`) or in the
+    process pool."""
+    if config.executor != "pool":
+        from lima_hf.data.sources.stackexchange.stage import run_sites
+
+        return run_sites(jobs, folder, config) if jobs else []
     from tqdm.auto import tqdm
 
     outcomes: dict[str, SiteOutcome] = {}
     progress = tqdm(total=len(jobs), desc="Stack Exchange sites", unit="site", disable=not config.progress)
     with progress:
-        if config.num_proc > 1 and len(jobs) > 1:
+        if (config.num_proc or 1) > 1 and len(jobs) > 1:
             # Largest dumps first, so that the pool is not left waiting on one big site at the end.
             order = sorted(jobs, key=lambda job: -_dump_size(folder, job[0]))
             workers = min(config.num_proc, len(jobs))

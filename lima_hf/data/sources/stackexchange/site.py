@@ -71,7 +71,7 @@ def process_site(site: str, label: str, folder: str, config) -> SiteOutcome:
         posts = _require(folder, site, POSTS)
         # Rows of a big site as a progress bar, when sites are not running in parallel.
         rows = tqdm(desc=site, unit=" rows", unit_scale=True, leave=False,
-                    disable=not config.progress or config.num_proc > 1)
+                    disable=not config.progress or (config.num_proc or 1) > 1)
         options = dict(top_k=config.top_k, min_answer_score=None if config.unfiltered else config.min_answer_score,
                        rank=random_rank(f"{config.seed}/{site}") if config.unfiltered else None,
                        on_skip=on_skip if skip else None, on_progress=rows.update)
