@@ -120,6 +120,20 @@ def _umask_modes(output_dir: Path, since: float) -> None:
             os.chmod(path, mode)
 
 
+def check_train_output(output_dir: str, inputs: list[str | None], resume: str | None = None) -> None:
+    """Refuse, before anything loads, an ``output_dir`` that is, holds or lies inside one of the ``inputs`` (the
+    dataset, the base model or adapter: local paths; Hub ids are skipped) or is or lies inside the checkpoint
+    resumed from. It may hold that checkpoint: resuming a run writes on into its own output folder."""
+    from lima_hf.io import OutputRefusedError, check_output_not_input
+
+    check_output_not_input(output_dir, [path for path in inputs if path and os.path.exists(path)], inside=True)
+    if resume and os.path.isdir(resume):
+        target, checkpoint = Path(os.path.realpath(output_dir)), Path(os.path.realpath(resume))
+        if target == checkpoint or checkpoint in target.parents:
+            raise OutputRefusedError(f"{output_dir}: is {'' if target == checkpoint else 'inside '}the checkpoint "
+                                     f"resumed from, {resume}; resume with --output_dir set to the run's folder")
+
+
 def _last_complete(output_dir: str, trainer) -> str:
     """The newest complete checkpoint of ``output_dir``, saying which half-written ones are skipped."""
     from lima_hf.training.checkpoints import last_complete_checkpoint
@@ -155,6 +169,9 @@ def run(script_args: LimaScriptArguments, training_args, model_args) -> Path:
         "dtype": model_args.dtype,
     }
     training_args.model_init_kwargs = {**init_kwargs, **(training_args.model_init_kwargs or {})}
+    resume = training_args.resume_from_checkpoint
+    check_train_output(training_args.output_dir, [script_args.dataset_name, model_path],
+                       resume if isinstance(resume, str) else None)
     train_dataset, eval_dataset = load_splits(script_args, with_eval=training_args.eval_strategy != "no")
 
     trainer = LimaSFTTrainer(
@@ -185,7 +202,6 @@ def run(script_args: LimaScriptArguments, training_args, model_args) -> Path:
             f"lima-hf train: {facts['train_examples']} training examples; {facts['train_examples_eot_trimmed']} of "
             f"them lost their final end-of-turn token when trimmed to max_length={training_args.max_length}"
         )
-    resume = training_args.resume_from_checkpoint
     if isinstance(resume, str) and resume.lower() in ("true", "last"):
         resume = _last_complete(training_args.output_dir, trainer)
     started = time.time()
