@@ -59,14 +59,10 @@ def find_checkpoints(run_dir: str | os.PathLike, min_epoch: float = 5, max_epoch
 
 
 def _load(checkpoint: dict, run_dir: Path, device: str | None):
-    from transformers import AutoTokenizer
-
     path = Path(checkpoint["path"])
     has_tokenizer = any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json"))
-    model, tokenizer = load_generation_model(path, device=device)
-    if not has_tokenizer:  # older Trainer versions save the tokenizer only with the final model
-        tokenizer = AutoTokenizer.from_pretrained(run_dir)
-    return model, tokenizer
+    # older Trainer versions save the tokenizer only with the final model
+    return load_generation_model(path, device=device, tokenizer_path=None if has_tokenizer else run_dir)
 
 
 def select_checkpoint(

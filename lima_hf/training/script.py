@@ -134,6 +134,30 @@ def check_train_output(output_dir: str, inputs: list[str | None], resume: str | 
                                      f"resumed from, {resume}; resume with --output_dir set to the run's folder")
 
 
+FINAL_STAGING = ".lima-hf-staging-final"
+"""Where the final model is saved inside ``output_dir`` before it is moved into place (hidden: never pushed)."""
+_LOADABLE_LAST = ("config.json", "adapter_config.json")
+
+
+def save_final_model(trainer, output_dir: str) -> None:
+    """Save the final model so that it appears whole or not at all: into :data:`FINAL_STAGING` inside
+    ``output_dir`` (a run killed while saving leaves only that, removed by the next run), then moved into place
+    file by file with ``config.json`` / ``adapter_config.json``, what makes the folder load, last."""
+    import shutil
+
+    staging = Path(output_dir) / FINAL_STAGING
+    if trainer.accelerator.is_main_process and staging.exists():
+        shutil.rmtree(staging)  # what a killed earlier save left
+    trainer.accelerator.wait_for_everyone()
+    trainer.save_model(str(staging), _internal_call=True)  # no push from the staging folder: run() pushes at the end
+    trainer.accelerator.wait_for_everyone()
+    if trainer.accelerator.is_main_process:
+        for name in sorted(os.listdir(staging), key=lambda name: name in _LOADABLE_LAST):
+            os.replace(staging / name, Path(output_dir) / name)
+        staging.rmdir()
+    trainer.accelerator.wait_for_everyone()
+
+
 def _last_complete(output_dir: str, trainer) -> str:
     """The newest complete checkpoint of ``output_dir``, saying which half-written ones are skipped."""
     from lima_hf.training.checkpoints import last_complete_checkpoint
@@ -206,7 +230,7 @@ def run(script_args: LimaScriptArguments, training_args, model_args) -> Path:
         resume = _last_complete(training_args.output_dir, trainer)
     started = time.time()
     trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(training_args.output_dir)
+    save_final_model(trainer, training_args.output_dir)
     trainer.save_state()  # trainer_state.json: steps, epochs and data facts for the model card
     trainer.create_model_card(model_name=Path(training_args.output_dir).name)
     if trainer.accelerator.is_main_process:
