@@ -16,8 +16,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Literal
 
 logger = logging.getLogger(__name__)
@@ -400,3 +402,43 @@ def render_example(messages=None, eot_token: str = DEFAULT_EOT_TOKEN) -> str:
         conversations=[messages], chat_template=build_eot_chat_template(eot_token, add_bos=False)
     )
     return rendered[0]
+
+
+_TOKENIZER_VOCABULARIES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt")
+
+
+def load_tokenizer(path: str | os.PathLike):
+    """The tokenizer of a model folder or Hub id (no remote code); a missing local path, a folder without tokenizer
+    files, or a tokenizer that does not load raises :class:`~lima_hf.io.InputError` in one line naming the folder
+    and what is missing."""
+    from transformers import AutoTokenizer
+
+    from lima_hf.io import InputError
+
+    check_tokenizer_source(path)
+    try:
+        return AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    except Exception as err:  # noqa: BLE001 - one line naming the folder, whatever transformers raised
+        raise InputError(f"{path}: the tokenizer does not load ({type(err).__name__}: "
+                         f"{' '.join(str(err).split())[:300]})") from err
+
+
+def check_tokenizer_source(path: str | os.PathLike) -> None:
+    """Before any work: a local ``path`` exists and holds tokenizer files, or ``path`` is a Hub id; else an
+    :class:`~lima_hf.io.InputError` naming what is missing."""
+    from lima_hf.io import InputError
+
+    folder = Path(path)
+    if folder.is_dir():
+        missing = [] if (folder / "tokenizer_config.json").is_file() else ["tokenizer_config.json"]
+        if not any((folder / name).is_file() for name in _TOKENIZER_VOCABULARIES):
+            missing.append("tokenizer.json")
+        if missing:
+            raise InputError(f"{folder}: no tokenizer (missing {', '.join(missing)}); was the save interrupted? "
+                             "Save the model with its tokenizer again (lima-hf train and merge do)")
+    elif str(path).startswith(("/", ".")) or not _looks_like_repo_id(str(path)):
+        raise InputError(f"{path}: no such tokenizer folder")
+
+
+def _looks_like_repo_id(text: str) -> bool:
+    return re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?", text) is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import importlib
+import logging
 import os
 import sys
 import tempfile
@@ -13,7 +14,7 @@ from pathlib import Path
 from lima_hf._optional import MissingExtraError
 from lima_hf.errors import ConfigError
 from lima_hf.io import InputError
-from lima_hf.redaction import redact
+from lima_hf.redaction import redact, redacted_output
 
 # Errors raised by lima-hf's own modules that mean "this input, endpoint or upload failed", not "a bug":
 # (module, class name); looked up only in modules already imported, so none is imported for this.
@@ -84,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
 
     The error boundary: usage errors print one line and exit 2; bad input, refused outputs, an unavailable
     judge or a failed push print one line and exit 1; anything else prints a one-line summary and the path
-    of a log holding the traceback (``--debug`` shows the traceback instead). Messages are redacted.
+    of a log holding the traceback (``--debug`` shows the traceback instead). Everything printed or logged during
+    the command, by lima-hf or by any library, passes the redactor (:func:`lima_hf.redaction.redacted_output`).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
@@ -101,6 +103,26 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"lima-hf: error: unknown command '{name}' (choose from {', '.join(COMMANDS)})", file=sys.stderr)
         return 2
+    with redacted_output():
+        if not debug:
+            _quiet_unneeded_warnings()
+        return _run(name, rest, debug)
+
+
+def _not_the_gemm_4bit_notice(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Failed to load CPU gemm_4bit_forward")
+
+
+def _quiet_unneeded_warnings() -> None:
+    """Drop third-party warnings about things no lima-hf command needs (``--debug`` keeps them)."""
+    # peft imports bitsandbytes, whose CPU backend asks the Hub for an optional 4-bit kernel at import and warns when
+    # it cannot have it; bitsandbytes then uses its own CPU code, and only 4-bit (QLoRA) training uses either.
+    noisy = logging.getLogger("bitsandbytes.backends.cpu.ops")
+    if _not_the_gemm_4bit_notice not in noisy.filters:
+        noisy.addFilter(_not_the_gemm_4bit_notice)
+
+
+def _run(name: str, rest: list[str], debug: bool) -> int:
     try:
         module = importlib.import_module(COMMANDS[name][0])
         return int(module.main(rest) or 0)

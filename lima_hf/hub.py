@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lima_hf.chat import load_tokenizer
 from lima_hf.io import InputError, read_json
 from lima_hf.model_card import (  # the card's public names, importable from lima_hf.hub as before
     ADAPTER_TAGS,
@@ -113,7 +114,7 @@ def check_model_folder(folder: str | os.PathLike) -> Path:
         elif name.endswith(".safetensors"):
             _check_safetensors(folder / name)
     _check_shards(folder)
-    _check_tokenizer(folder)
+    load_tokenizer(folder)  # a tokenizer that does not load is an InputError naming what is missing
     if chat_template(folder) is None:
         raise InputError(
             f"{folder}: the tokenizer has no chat template, so the model cannot chat with plain transformers; "
@@ -145,17 +146,6 @@ def _check_shards(folder: Path) -> None:
         missing = sorted(name for name in set(weight_map.values()) if not (folder / name).is_file())
         if missing:
             raise InputError(f"{index}: names weight shards that are missing ({', '.join(missing[:3])})")
-
-
-def _check_tokenizer(folder: Path) -> None:
-    """The folder's tokenizer loads with plain ``transformers`` (no remote code)."""
-    from transformers import AutoTokenizer
-
-    try:
-        AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
-    except Exception as err:  # noqa: BLE001 - any failure means the pushed model would not load
-        raise InputError(f"{folder}: the tokenizer does not load ({type(err).__name__}: "
-                         f"{' '.join(str(err).split())[:300]}); is a tokenizer file missing?") from err
 
 
 def check_dataset_folder(folder: str | os.PathLike) -> Path:

@@ -10,7 +10,8 @@ Output policy (every writer of lima-hf goes through it):
 * a folder is built in a staging folder beside the target and swapped in (an atomic exchange where the
   system has one); staging folders left by a crashed run are removed, and a target moved aside by a run
   killed between two renames is put back, by the next write to the same target;
-* an output may not be one of the inputs (:func:`check_output_not_input`).
+* an output may not be one of the inputs, nor hold one (:func:`check_output_not_input`), nor, for commands
+  whose inputs are folders read whole, lie inside one.
 """
 
 from __future__ import annotations
@@ -165,8 +166,11 @@ def check_replaceable_file(path: str | os.PathLike) -> None:
         )
 
 
-def check_output_not_input(output: str | os.PathLike, inputs: Iterable[str | os.PathLike | None]) -> None:
-    """Refuse an output that is one of the inputs, or a folder holding one of them (it would be replaced)."""
+def check_output_not_input(output: str | os.PathLike, inputs: Iterable[str | os.PathLike | None], *,
+                           inside: bool = False) -> None:
+    """Refuse an output that is one of the inputs, or a folder holding one of them (it would be replaced); with
+    ``inside``, also an output inside an input folder (what the command writes there would be read back, or
+    change the input)."""
     target = Path(os.path.realpath(output))
     for given in inputs:
         if given is None or str(given) == "":
@@ -175,6 +179,10 @@ def check_output_not_input(output: str | os.PathLike, inputs: Iterable[str | os.
         if source == target or target in source.parents:
             raise OutputRefusedError(
                 f"{output}: is the input {given}" if source == target else f"{output}: holds the input {given}"
+            ) from None
+        if inside and source in target.parents and source.is_dir():
+            raise OutputRefusedError(
+                f"{output}: is inside the input folder {given}; choose an output outside it"
             ) from None
 
 

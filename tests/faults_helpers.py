@@ -1,7 +1,11 @@
 """Helpers of the fault tests: a snapshot of a folder's files to prove that a failed command changed nothing."""
 
+import contextlib
 import hashlib
+import json
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
@@ -58,3 +62,75 @@ def point_hub_at(monkeypatch, url, token=TOKEN):
     monkeypatch.setenv("HF_ENDPOINT", url)
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setenv("HF_TOKEN", token)
+
+
+class _Echo(BaseHTTPRequestHandler):
+    """Answers every request 401 with its Authorization header echoed in the body and a header, as some
+    proxies and misconfigured servers do."""
+
+    def _answer(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        auth = self.headers.get("Authorization", "")
+        body = json.dumps({"error": f"Invalid credentials in Authorization header: {auth}"}).encode()
+        self.send_response(401)
+        self.send_header("X-Error-Message", f"Invalid credentials: {auth}")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_HEAD = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def echo_server():
+    """A loopback server that echoes the credentials it is sent (see :class:`_Echo`); yields its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+AVX512BF16_SITE = '''"""Make bitsandbytes believe the CPU has AVX512-BF16: on such CPUs its import asks the Hub for a kernel."""
+import importlib.abc
+import importlib.machinery
+import sys
+
+
+class _Patch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "bitsandbytes.functional":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            module.has_avx512bf16 = lambda: True
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, _Patch())
+'''
+
+
+def online_env(tmp_path, url, token=TOKEN) -> dict:
+    """The environment of a ``lima-hf`` subprocess online against ``url`` with ``token``, on a CPU where importing
+    bitsandbytes calls the Hub (see :data:`AVX512BF16_SITE`), logs in ``tmp_path/logs``."""
+    site = tmp_path / "avx512bf16_site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(AVX512BF16_SITE)
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "HF_ENDPOINT": url, "HF_TOKEN": token, "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0",
+           "HF_HUB_DISABLE_XET": "1", "LIMA_HF_LOG_DIR": str(tmp_path / "logs"),
+           "PYTHONPATH": os.pathsep.join([str(site), str(root), os.environ.get("PYTHONPATH", "")])}
+    return env

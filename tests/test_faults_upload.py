@@ -133,7 +133,7 @@ def test_a_model_whose_tokenizer_does_not_load_is_refused(hub, model_dir, tmp_pa
     (model_dir / "tokenizer.json").unlink()  # a save killed between the weights and the tokenizer
     before = snapshot(tmp_path)
     code, out = _push("model", model_dir, capsys, caplog)
-    assert code == 1 and "the tokenizer does not load" in out.err and len(out.err.strip().splitlines()) == 1
+    assert code == 1 and "no tokenizer (missing tokenizer.json)" in out.err and len(out.err.strip().splitlines()) == 1
     assert _sent(hub, "model") == {} and snapshot(tmp_path) == before
 
 

@@ -37,12 +37,17 @@ from lima_hf.paper import CITATION, PAPER_URL
 
 
 def check_build_output(config: BuildConfig, output_dir: str | os.PathLike) -> None:
-    """Refuse, before any work, an output folder that is an input or is not lima-hf's to replace."""
+    """Refuse, before any work, an output folder that is, holds or lies inside an input or is not lima-hf's to
+    replace, and a tokenizer path that does not exist."""
     inputs = [run.options.get("input") for run in config.sources] + [config.path, config.manifest]
-    check_output_not_input(output_dir, inputs)
-    check_output_not_input(rejections_dir(output_dir), inputs)
+    check_output_not_input(output_dir, inputs, inside=True)  # a source folder would read the build back as data
+    check_output_not_input(rejections_dir(output_dir), inputs, inside=True)
     check_replaceable_folder(output_dir)
     check_replaceable_folder(rejections_dir(output_dir))
+    if config.tokenizer != "bundled":
+        from lima_hf.chat import check_tokenizer_source
+
+        check_tokenizer_source(config.tokenizer)
 
 
 def rejections_dir(output_dir: str | os.PathLike) -> Path:

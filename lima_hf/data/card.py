@@ -19,13 +19,13 @@ if TYPE_CHECKING:
 
 def load_tokenizer(name: str):
     """The tokenizer the statistics are counted in, and the name to print: ``bundled`` or a path/Hub id."""
-    from transformers import AutoTokenizer
+    from lima_hf.chat import load_tokenizer as load
 
     if name == "bundled":
         from lima_hf.models import BUNDLED_MODEL_NAME, bundled_model_path
 
-        return AutoTokenizer.from_pretrained(bundled_model_path()), f"HuggingFaceTB/{BUNDLED_MODEL_NAME} (bundled)"
-    return AutoTokenizer.from_pretrained(name), name
+        return load(bundled_model_path()), f"HuggingFaceTB/{BUNDLED_MODEL_NAME} (bundled)"
+    return load(name), name
 
 
 def length_stats(configs: dict[str, dict[str, list[dict]]], tokenizer, tokenizer_name: str) -> dict[str, Any]:

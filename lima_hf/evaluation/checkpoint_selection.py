@@ -33,12 +33,10 @@ def find_checkpoints(run_dir: str | os.PathLike, min_epoch: float = 5, max_epoch
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: training output folder not found")
-    from lima_hf.training.checkpoints import incomplete_reason
+    from lima_hf.training.checkpoints import checkpoint_dirs, incomplete_reason
 
     found = []
-    from transformers.trainer_utils import sort_checkpoints
-
-    for folder in map(Path, sort_checkpoints(str(run_dir))):
+    for folder in checkpoint_dirs(run_dir):
         state_file = folder / "trainer_state.json"
         reason = incomplete_reason(folder)
         if reason is not None:  # e.g. the run was killed while saving it
@@ -61,14 +59,10 @@ def find_checkpoints(run_dir: str | os.PathLike, min_epoch: float = 5, max_epoch
 
 
 def _load(checkpoint: dict, run_dir: Path, device: str | None):
-    from transformers import AutoTokenizer
-
     path = Path(checkpoint["path"])
     has_tokenizer = any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json"))
-    model, tokenizer = load_generation_model(path, device=device)
-    if not has_tokenizer:  # older Trainer versions save the tokenizer only with the final model
-        tokenizer = AutoTokenizer.from_pretrained(run_dir)
-    return model, tokenizer
+    # older Trainer versions save the tokenizer only with the final model
+    return load_generation_model(path, device=device, tokenizer_path=None if has_tokenizer else run_dir)
 
 
 def select_checkpoint(

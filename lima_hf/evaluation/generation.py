@@ -41,13 +41,17 @@ class SamplingConfig:
     seed: int = field(default=0, metadata={"help": "Random seed; each batch is seeded from it and its first prompt."})
 
 
-def load_generation_model(model_path: str | os.PathLike, device: str | None = None, dtype: str = "auto"):
-    """``(model, tokenizer)`` from a folder or Hub id, in eval mode, on ``device`` (default: CUDA if present)."""
+def load_generation_model(model_path: str | os.PathLike, device: str | None = None, dtype: str = "auto",
+                          tokenizer_path: str | os.PathLike | None = None):
+    """``(model, tokenizer)`` from a folder or Hub id, in eval mode, on ``device`` (default: CUDA if present); the
+    tokenizer from ``tokenizer_path`` when given (:func:`load_tokenizer`)."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    from lima_hf.chat import load_tokenizer
+
+    tokenizer = load_tokenizer(tokenizer_path or model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(device).eval()
     return model, tokenizer
 

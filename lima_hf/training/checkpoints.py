@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from pathlib import Path
 
 from lima_hf.io import InputError, atomic_open, read_json
@@ -22,6 +23,7 @@ _WEIGHTS = ("model.safetensors", "pytorch_model.bin", "adapter_model.safetensors
 _INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 _STATE_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 TRAINING_ARGS_JSON = "training_args.json"
+_CHECKPOINT_NAME = re.compile(r"checkpoint-([0-9]+)")
 # Fields whose names end in "_token" that hold token *texts*, not credentials: kept in the JSON (to_dict masks them)
 _TOKEN_TEXT_FIELDS = ("eot_token", "eos_token", "pad_token")
 
@@ -69,11 +71,17 @@ def last_complete_checkpoint(output_dir: str | os.PathLike) -> tuple[Path | None
     return None, skipped
 
 
-def checkpoint_dirs(folder: Path) -> list[Path]:
-    """The ``checkpoint-<step>`` folders of a training output folder, by step (transformers' own listing)."""
-    from transformers.trainer_utils import sort_checkpoints
+def checkpoint_dirs(folder: str | os.PathLike) -> list[Path]:
+    """The ``checkpoint-<step>`` folders of a training output folder, by step (the names the Trainer gives them).
 
-    return [Path(path) for path in sort_checkpoints(str(folder))] if folder.is_dir() else []
+    Listed here rather than with ``transformers.trainer_utils.sort_checkpoints``, whose import pulls in peft and,
+    with bitsandbytes installed, a Hub call at import time: reading a folder needs none of that."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    steps = [(int(match.group(1)), path) for path in folder.iterdir()
+             if (match := _CHECKPOINT_NAME.fullmatch(path.name)) and path.is_dir()]
+    return [path for _, path in sorted(steps)]
 
 
 def load_trainer_state(folder: str | os.PathLike) -> dict | None:

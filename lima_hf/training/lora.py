@@ -143,7 +143,7 @@ def merge_adapter(
     """
     from lima_hf.io import atomic_folder, check_output_not_input
 
-    check_output_not_input(output_dir, [adapter_dir, base_model])
+    check_output_not_input(output_dir, [adapter_dir, base_model], inside=True)
     model, tokenizer = load_adapter(adapter_dir, base_model, dtype=dtype)
     merged = model.merge_and_unload()
     with atomic_folder(output_dir) as staging:  # lima-hf's output policy: staged, swapped in, never over foreign files

@@ -120,6 +120,44 @@ def _umask_modes(output_dir: Path, since: float) -> None:
             os.chmod(path, mode)
 
 
+def check_train_output(output_dir: str, inputs: list[str | None], resume: str | None = None) -> None:
+    """Refuse, before anything loads, an ``output_dir`` that is, holds or lies inside one of the ``inputs`` (the
+    dataset, the base model or adapter: local paths; Hub ids are skipped) or is or lies inside the checkpoint
+    resumed from. It may hold that checkpoint: resuming a run writes on into its own output folder."""
+    from lima_hf.io import OutputRefusedError, check_output_not_input
+
+    check_output_not_input(output_dir, [path for path in inputs if path and os.path.exists(path)], inside=True)
+    if resume and os.path.isdir(resume):
+        target, checkpoint = Path(os.path.realpath(output_dir)), Path(os.path.realpath(resume))
+        if target == checkpoint or checkpoint in target.parents:
+            raise OutputRefusedError(f"{output_dir}: is {'' if target == checkpoint else 'inside '}the checkpoint "
+                                     f"resumed from, {resume}; resume with --output_dir set to the run's folder")
+
+
+FINAL_STAGING = ".lima-hf-staging-final"
+"""Where the final model is saved inside ``output_dir`` before it is moved into place (hidden: never pushed)."""
+_LOADABLE_LAST = ("config.json", "adapter_config.json")
+
+
+def save_final_model(trainer, output_dir: str) -> None:
+    """Save the final model so that it appears whole or not at all: into :data:`FINAL_STAGING` inside
+    ``output_dir`` (a run killed while saving leaves only that, removed by the next run), then moved into place
+    file by file with ``config.json`` / ``adapter_config.json``, what makes the folder load, last."""
+    import shutil
+
+    staging = Path(output_dir) / FINAL_STAGING
+    if trainer.accelerator.is_main_process and staging.exists():
+        shutil.rmtree(staging)  # what a killed earlier save left
+    trainer.accelerator.wait_for_everyone()
+    trainer.save_model(str(staging), _internal_call=True)  # no push from the staging folder: run() pushes at the end
+    trainer.accelerator.wait_for_everyone()
+    if trainer.accelerator.is_main_process:
+        for name in sorted(os.listdir(staging), key=lambda name: name in _LOADABLE_LAST):
+            os.replace(staging / name, Path(output_dir) / name)
+        staging.rmdir()
+    trainer.accelerator.wait_for_everyone()
+
+
 def _last_complete(output_dir: str, trainer) -> str:
     """The newest complete checkpoint of ``output_dir``, saying which half-written ones are skipped."""
     from lima_hf.training.checkpoints import last_complete_checkpoint
@@ -155,6 +193,9 @@ def run(script_args: LimaScriptArguments, training_args, model_args) -> Path:
         "dtype": model_args.dtype,
     }
     training_args.model_init_kwargs = {**init_kwargs, **(training_args.model_init_kwargs or {})}
+    resume = training_args.resume_from_checkpoint
+    check_train_output(training_args.output_dir, [script_args.dataset_name, model_path],
+                       resume if isinstance(resume, str) else None)
     train_dataset, eval_dataset = load_splits(script_args, with_eval=training_args.eval_strategy != "no")
 
     trainer = LimaSFTTrainer(
@@ -185,12 +226,11 @@ def run(script_args: LimaScriptArguments, training_args, model_args) -> Path:
             f"lima-hf train: {facts['train_examples']} training examples; {facts['train_examples_eot_trimmed']} of "
             f"them lost their final end-of-turn token when trimmed to max_length={training_args.max_length}"
         )
-    resume = training_args.resume_from_checkpoint
     if isinstance(resume, str) and resume.lower() in ("true", "last"):
         resume = _last_complete(training_args.output_dir, trainer)
     started = time.time()
     trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(training_args.output_dir)
+    save_final_model(trainer, training_args.output_dir)
     trainer.save_state()  # trainer_state.json: steps, epochs and data facts for the model card
     trainer.create_model_card(model_name=Path(training_args.output_dir).name)
     if trainer.accelerator.is_main_process:

@@ -16,6 +16,7 @@ import http.client
 import json
 import logging
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -46,12 +47,13 @@ class HTTPJudgeArguments:
         default=6, metadata={"help": "Retries of a rate-limited or failing request (http judge)."}
     )
     judge_timeout: float = field(
-        default=120.0, metadata={"help": "Seconds to wait for one response of the endpoint (http judge)."}
+        default=120.0,
+        metadata={"help": "Seconds one request may take end to end, connection to last byte (http judge)."},
     )
     judge_deadline: float | None = field(
         default=None,
-        metadata={"help": "Seconds one instruction may take in all, retries and waits included (http judge); "
-                  "default: no limit besides --max_retries."},
+        metadata={"help": "Seconds the judging of a run may take in all, every request, retry and wait included "
+                  "(http judge); default: no limit besides --max_retries."},
     )
 
 
@@ -68,8 +70,9 @@ class OpenAICompatibleJudge(ModelJudge):
         max_tokens: reply length limit.
         max_retries: retries of a rate-limited or failing request before giving up.
         backoff, max_backoff: the first wait in seconds (doubled each retry) and its ceiling.
-        timeout: seconds to wait for one response.
-        deadline: seconds one instruction may take in all, retries and waits included (``None``: no limit).
+        timeout: seconds one request may take end to end (connection, headers and a slowly dripped body alike).
+        deadline: seconds the judge may take in all from its first request, every request, retry and wait
+            included (``None``: no limit).
     """
 
     def __init__(
@@ -100,6 +103,7 @@ class OpenAICompatibleJudge(ModelJudge):
         self.max_backoff = max_backoff
         self.timeout = timeout
         self.deadline = deadline
+        self._first_request: float | None = None
         self.name = f"{model}@{api_base}"
         register_secret(self.api_key)
         # what the replies depend on (a cache of replies made with other settings is not reused)
@@ -119,12 +123,32 @@ class OpenAICompatibleJudge(ModelJudge):
             deadline=args.judge_deadline,
         )
 
-    def _post(self, body: bytes) -> dict:
+    def _post(self, body: bytes, timeout: float) -> dict:
+        """One request, bounded end to end by ``timeout`` seconds: it runs in a daemon thread, since a socket
+        timeout bounds each read but not an endpoint that drips a byte at a time."""
+        outcome: dict = {}
+
+        def request():
+            try:
+                outcome["reply"] = self._request(body, timeout)
+            except BaseException as err:  # noqa: BLE001 - handed to the waiting thread
+                outcome["error"] = err
+
+        thread = threading.Thread(target=request, name="lima-hf-judge-request", daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if thread.is_alive():
+            raise TimeoutError(f"no complete response within {timeout:g} s")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["reply"]
+
+    def _request(self, body: bytes, timeout: float) -> dict:
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             raw = response.read()
         try:
             return json.loads(raw.decode("utf-8"))
@@ -145,11 +169,21 @@ class OpenAICompatibleJudge(ModelJudge):
                 "max_tokens": self.max_tokens,
             }
         ).encode("utf-8")
-        started = time.monotonic()
+        if self._first_request is None:
+            self._first_request = time.monotonic()
+        started = self._first_request
         for retry in range(self.max_retries + 1):
             wait_s = min(self.max_backoff, self.backoff * 2**retry)
+            timeout = self.timeout
+            if self.deadline is not None:
+                timeout = min(timeout, self.deadline - (time.monotonic() - started))
+                if timeout <= 0:
+                    raise JudgeUnavailableError(
+                        f"judge endpoint {self.url}: gave up after {time.monotonic() - started:.0f} s "
+                        f"(--judge_deadline {self.deadline:g} s)"
+                    )
             try:
-                payload = self._post(body)
+                payload = self._post(body, timeout)
                 try:
                     return payload["choices"][0]["message"]["content"] or ""
                 except (KeyError, IndexError, TypeError) as err:
@@ -168,13 +202,15 @@ class OpenAICompatibleJudge(ModelJudge):
                 if retry_after and retry_after.replace(".", "", 1).isdigit():
                     wait_s = min(self.max_backoff, float(retry_after))
                 reason = "rate limited (429)" if err.code == 429 else f"HTTP {err.code}"
-            except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException) as err:
+            except TimeoutError:
+                reason = f"sent no complete response within {timeout:g} s (--judge_timeout {self.timeout:g})"
+            except (urllib.error.URLError, ConnectionError, http.client.HTTPException) as err:
                 reason = f"unreachable ({redact(getattr(err, 'reason', None) or type(err).__name__)})"
             if retry == self.max_retries:
                 raise JudgeUnavailableError(
                     f"judge endpoint {self.url} {reason}, still failing after {self.max_retries} retries"
                 )
-            if self.deadline is not None and time.monotonic() - started + wait_s > self.deadline:
+            if self.deadline is not None and time.monotonic() - started + wait_s >= self.deadline:
                 raise JudgeUnavailableError(
                     f"judge endpoint {self.url} {reason}; gave up after {time.monotonic() - started:.0f} s "
                     f"(--judge_deadline {self.deadline:g} s)"

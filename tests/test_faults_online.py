@@ -1,0 +1,133 @@
+"""Fault cases about secrets printed by others: every command that reaches the Hub or imports peft runs online
+against an endpoint that echoes the credentials it is sent (401), with HF_TOKEN set, on a CPU where importing
+bitsandbytes (peft imports it) asks the Hub for a kernel and prints the answer. The token appears in no output
+and no log, and bitsandbytes' "Failed to load CPU gemm_4bit_forward" notice does not reach users.
+
+Each command runs in its own process, as users run it, so that its own imports are what is tested."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from faults_helpers import TOKEN, echo_server, online_env, plant_pickle, snapshot
+
+API_KEY = "sk-onlineFaultKey0123456789abcdef"
+NOISE = "gemm_4bit_forward"
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, bundled_tokenizer):
+    """A saved tiny chat model (with a crafted training_args.bin and a checkpoint), a dataset folder, prompts,
+    answers and released-layout training data."""
+    import copy
+
+    from lima_hf.chat import setup_eot_chat_format
+    from lima_hf.data.dataset_folder import write_dataset_folder
+    from lima_hf.models import tiny_llama
+
+    root = tmp_path_factory.mktemp("inputs")
+    model, tokenizer = setup_eot_chat_format(*tiny_llama(copy.deepcopy(bundled_tokenizer)))
+    for where in (root / "model", root / "model" / "checkpoint-10"):
+        model.save_pretrained(where)
+        tokenizer.save_pretrained(where)
+        (where / "trainer_state.json").write_text(json.dumps({"global_step": 10, "epoch": 5.0, "log_history": []}))
+        plant_pickle(where, root / "marker")
+    record = {"id": "1", "source": "s", "messages": [{"role": "user", "content": "q"},
+                                                     {"role": "assistant", "content": "a"}]}
+    write_dataset_folder(root / "ds", {"default": {"train": [record]}}, "---\nlicense: cc-by-4.0\n---\n# ds\n")
+    (root / "prompts.jsonl").write_text(json.dumps({"id": "p1", "prompt": "Hi?"}) + "\n")
+    (root / "answers.jsonl").write_text(json.dumps({"id": "p1", "prompt": "Hi?", "response": "Hello."}) + "\n")
+    with open(root / "train.jsonl", "w") as handle:
+        for i in range(4):
+            handle.write(json.dumps({"conversations": [f"What is {i}?", "An answer. " * 3], "source": "s"}) + "\n")
+    return root
+
+
+def _commands(inputs, out):
+    model = str(inputs / "model")
+    return {
+        "push model": ["push", "model", model, "--repo_id", "me/model"],
+        "push dataset": ["push", "dataset", str(inputs / "ds"), "--repo_id", "me/ds"],
+        "train": ["train", "--model_name_or_path", str(inputs / "model" / "checkpoint-10"), "--dataset_name",
+                  str(inputs / "train.jsonl"), "--output_dir", str(out / "trained"), "--max_steps", "1",
+                  "--use_cpu", "true", "--bf16", "false", "--report_to", "none", "--per_device_train_batch_size",
+                  "2", "--effective_batch_size", "2", "--max_length", "64", "--save_strategy", "no",
+                  "--disable_tqdm", "true"],
+        "evaluate": ["evaluate", "likert", "--responses", str(inputs / "answers.jsonl"), "--judge", "http",
+                     "--judge_model", "m", "--api_base", "{url}/v1", "--max_retries", "1", "--output_dir",
+                     str(out / "report")],
+    }
+
+
+# generate and select-checkpoint read local folders only; they run offline in the other fault tests
+@pytest.mark.parametrize("command", ["push model", "push dataset", "train", "evaluate"])
+def test_no_command_prints_the_token_online_against_an_echoing_endpoint(inputs, tmp_path, command):
+    out = tmp_path / "out"
+    out.mkdir()
+    before = snapshot(inputs)
+    with echo_server() as url:
+        env = {**online_env(tmp_path, url), "OPENAI_API_KEY": API_KEY}
+        argv = [arg.replace("{url}", url) for arg in _commands(inputs, out)[command]]
+        done = subprocess.run([sys.executable, "-m", "lima_hf.cli", *argv], env=env, capture_output=True, text=True,
+                              timeout=600, cwd=tmp_path)
+    printed = done.stdout + done.stderr
+    expected = 1 if command.startswith("push") or command == "evaluate" else 0  # the endpoint refuses the token
+    assert done.returncode == expected, printed[-3000:]
+    for secret in (TOKEN, API_KEY):
+        assert secret not in printed
+        for path in tmp_path.rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path
+    assert NOISE not in printed
+    assert not (inputs / "marker").exists()
+    card = str(inputs / "model" / "README.md")  # push model writes the card, and only it
+    assert {k: v for k, v in snapshot(inputs).items() if k != card} == {k: v for k, v in before.items() if k != card}
+
+
+NOISY_COMMAND = '''
+import logging, sys, warnings
+
+TOKEN = {token!r}
+early = logging.getLogger("third_party_early")  # a handler made before the command, on the stream of that time
+early.addHandler(logging.StreamHandler(sys.__stderr__))
+early.propagate = False
+
+
+def main(argv):
+    print("stdout:", TOKEN)
+    sys.stderr.write(f"stderr: Authorization: Bearer {{TOKEN}}\\n")
+    logging.getLogger("third_party").warning("logged %s", TOKEN)
+    early.warning("early handler %s", TOKEN)
+    warnings.warn(f"warned {{TOKEN}}")
+    try:
+        raise RuntimeError(f"failed with {{TOKEN}}")
+    except RuntimeError:
+        logging.getLogger("third_party").exception("traceback follows")
+    logging.getLogger("bitsandbytes.backends.cpu.ops").warning("Failed to load CPU gemm_4bit_forward from x: %s", TOKEN)
+    raise ValueError(f"unexpected {{TOKEN}}")
+'''
+
+
+def test_the_cli_guard_redacts_whatever_any_library_prints_or_logs(tmp_path, monkeypatch, capfd, caplog):
+    import logging
+
+    from lima_hf import cli
+
+    (tmp_path / "noisy_command.py").write_text(NOISY_COMMAND.format(token=TOKEN))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(cli.COMMANDS, "noisy", ("noisy_command", "prints secrets"))
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setenv("LIMA_HF_LOG_DIR", str(tmp_path / "logs"))
+    caplog.set_level(logging.INFO)
+    with pytest.warns(UserWarning):
+        code = cli.main(["noisy"])
+    out = capfd.readouterr()
+    printed = out.out + out.err + caplog.text
+    assert code == 1 and "unexpected error: ValueError" in out.err
+    for seen in ("stdout: [REDACTED]", "logged [REDACTED]", "early handler [REDACTED]", "traceback follows",
+                 "failed with [REDACTED]"):
+        assert seen in printed, seen
+    assert TOKEN not in printed and NOISE not in printed
+    assert all(TOKEN not in p.read_text() for p in (tmp_path / "logs").iterdir())
+    assert logging.getLogRecordFactory() is logging.LogRecord  # restored after the command

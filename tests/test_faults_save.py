@@ -1,0 +1,84 @@
+"""Fault cases about broken model folders: the final save of ``train`` appears whole or not at all (a run killed
+while saving leaves no half model), and ``generate`` on a folder without its tokenizer, or a tokenizer path
+that does not exist, says so in one line. Each case checks user files are unchanged."""
+
+import json
+
+import pytest
+from faults_helpers import snapshot
+
+from lima_hf.cli import main
+
+
+@pytest.fixture
+def tiny_dir(tmp_path, tiny_model):
+    from lima_hf.chat import setup_eot_chat_format
+
+    model, tokenizer = setup_eot_chat_format(*tiny_model)
+    model.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    (tmp_path / "prompts.jsonl").write_text(json.dumps({"id": "p1", "prompt": "Hi?"}) + "\n")
+    with open(tmp_path / "train.jsonl", "w") as handle:
+        for i in range(2):
+            handle.write(json.dumps({"conversations": [f"What is {i}?", "An answer. " * 3], "source": "s"}) + "\n")
+    return tmp_path
+
+
+def _generate(folder, tmp_path, capsys):
+    code = main(["generate", "--model", str(folder), "--prompts", str(tmp_path / "prompts.jsonl"), "--output",
+                 str(tmp_path / "answers.jsonl"), "--max_new_tokens", "2", "--device", "cpu"])
+    return code, capsys.readouterr().err
+
+
+def test_a_final_save_killed_midway_leaves_no_half_model_and_the_next_run_completes(tiny_dir, monkeypatch, capsys):
+    from transformers import PreTrainedTokenizerBase
+
+    from lima_hf.training import train
+    from lima_hf.training.script import FINAL_STAGING
+
+    options = dict(model_name_or_path=str(tiny_dir / "model"), use_cpu=True, bf16=False, report_to="none",
+                   disable_tqdm=True, per_device_train_batch_size=2, effective_batch_size=2, max_steps=1,
+                   max_length=64, save_strategy="no")
+    output = tiny_dir / "out"
+    save = PreTrainedTokenizerBase.save_pretrained
+
+    def killed(self, folder, *args, **kwargs):  # the process dies after the weights, before the tokenizer
+        if FINAL_STAGING in str(folder):
+            raise KeyboardInterrupt
+        return save(self, folder, *args, **kwargs)
+
+    before = snapshot(tiny_dir / "model", tiny_dir / "train.jsonl")
+    monkeypatch.setattr(PreTrainedTokenizerBase, "save_pretrained", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_dir / "train.jsonl", output, **options)
+    assert (output / FINAL_STAGING / "model.safetensors").is_file()  # the weights were written, but not in place
+    assert not {"config.json", "model.safetensors", "tokenizer.json"} & {p.name for p in output.iterdir()}
+    capsys.readouterr()
+    code, err = _generate(output, tiny_dir, capsys)
+    assert code == 1 and "no tokenizer" in err and len(err.strip().splitlines()) == 1, err
+
+    monkeypatch.setattr(PreTrainedTokenizerBase, "save_pretrained", save)
+    train(tiny_dir / "train.jsonl", output, **options)
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in output.iterdir()}
+    assert not (output / FINAL_STAGING).exists()
+    assert snapshot(tiny_dir / "model", tiny_dir / "train.jsonl") == before
+
+
+@pytest.mark.parametrize("removed", ["tokenizer.json", "tokenizer_config.json"])
+def test_generate_on_a_folder_without_its_tokenizer_says_so_in_one_line(tiny_dir, capsys, removed):
+    (tiny_dir / "model" / removed).unlink()
+    before = snapshot(tiny_dir)
+    code, err = _generate(tiny_dir / "model", tiny_dir, capsys)
+    assert code == 1 and f"missing {removed}" in err and len(err.strip().splitlines()) == 1, err
+    assert snapshot(tiny_dir) == before
+
+
+def test_a_tokenizer_path_that_does_not_exist_is_one_line(tiny_dir, capsys):
+    from lima_hf.data.builder import quickstart_config_path
+
+    before = snapshot(tiny_dir)
+    code = main(["build-dataset", "--dataset_config", str(quickstart_config_path()), "--tokenizer", "/nonexistent",
+                 "--output", str(tiny_dir / "built")])
+    err = capsys.readouterr().err
+    assert code == 1 and "/nonexistent: no such tokenizer folder" in err and len(err.strip().splitlines()) == 1, err
+    assert snapshot(tiny_dir) == before and not (tiny_dir / "built").exists()
