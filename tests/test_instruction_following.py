@@ -266,3 +266,31 @@ def test_generate_then_evaluate_instructions_through_the_cli(tmp_path, tiny_mode
     # no --judge options for a protocol checked by code
     assert main(["evaluate", "instructions", "--responses", str(answers), "--prompts", str(prompts),
                  "--output_dir", str(report), "--judge", "http"]) == 2
+
+
+@pytest.mark.slow
+def test_select_checkpoint_by_instruction_accuracy_needs_no_judge(tmp_path, bundled_tokenizer):
+    import copy
+
+    from lima_hf.chat import setup_eot_chat_format
+    from lima_hf.cli import main
+    from lima_hf.evaluation.instruction_checks import bundled_prompts_path
+    from lima_hf.models import tiny_llama
+
+    run = tmp_path / "run"
+    for step, epoch, seed in ((10, 5.0, 1), (20, 6.0, 2)):
+        model, tokenizer = setup_eot_chat_format(*tiny_llama(copy.deepcopy(bundled_tokenizer), seed=seed))
+        model.save_pretrained(run / f"checkpoint-{step}")
+        tokenizer.save_pretrained(run / f"checkpoint-{step}")
+        (run / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps({"epoch": epoch, "global_step": step}))
+    prompts = _write(tmp_path / "dev.jsonl", [json.loads(line) for line in
+                                              bundled_prompts_path().read_text().splitlines()[:3]])
+    out = tmp_path / "selection"
+    assert main(["select-checkpoint", "--run_dir", str(run), "--dev_prompts", str(prompts), "--output_dir", str(out),
+                 "--criterion", "instructions", "--max_new_tokens", "4"]) == 0
+    selection = json.loads((out / "selection.json").read_text())
+    scores = {c["name"]: c["instructions"]["prompt_strict"] for c in selection["checkpoints"]}
+    best = max(selection["checkpoints"], key=lambda c: (scores[c["name"]], -c["epoch"]))
+    assert selection["criterion"] == "instructions" and selection["chosen"] == str(run / best["name"])
+    assert (out / "instructions" / "report.json").is_file() and (out / "checkpoints.png").is_file()
+    assert "prompt-level strict" in (out / "selection.md").read_text()
