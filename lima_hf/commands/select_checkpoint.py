@@ -7,7 +7,9 @@ The paper picks a checkpoint between epochs 5 and 10 by reading the answers to i
 held-out perplexity does not track answer quality. Each ``checkpoint-*/`` of the run whose epoch (from its
 ``trainer_state.json``) is in range answers the dev prompts; a judge grades them 1-6 and the best mean wins.
 With ``--judge people`` the answers are exported for people (or added to ``--database``); run again with
-``--labels`` (or the same ``--database``) once they are labelled.
+``--labels`` (or the same ``--database``) once they are labelled. ``--criterion instructions`` needs no
+judge: the checkpoint whose answers follow the most verifiable instructions (``--dev_prompts``: an
+IFEval-schema JSONL, default lima-hf's bundled set) wins.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ class SelectCheckpointArguments:
         default="validation",
         metadata={"help": "Split of a dataset folder to answer: 'validation', LIMA's dev set ('dev' works too)."},
     )
+    criterion: str = field(
+        default="likert",
+        metadata={"help": "'likert': a judge grades the dev answers 1-6 (the paper); 'instructions': no judge, the "
+                  "share of verifiable-instruction prompts followed (--dev_prompts: an IFEval-schema JSONL, "
+                  "default lima-hf's bundled set).", "choices": ["likert", "instructions"]},
+    )
     min_epoch: float = field(default=5, metadata={"help": "First epoch considered (LIMA: 5)."})
     max_epoch: float = field(default=10, metadata={"help": "Last epoch considered (LIMA: 10)."})
     limit: int | None = field(default=None, metadata={"help": "Answer only the first N dev prompts."})
@@ -43,9 +51,9 @@ def main(argv: list[str]) -> int:
         [SelectCheckpointArguments, SamplingConfig, JudgeArguments], argv, prog="lima-hf select-checkpoint"
     )
     for name in ("run_dir", "dev_prompts", "output_dir"):
-        if not getattr(args, name):
+        if not getattr(args, name) and not (name == "dev_prompts" and args.criterion == "instructions"):
             raise CLIError(f"--{name} is required")
-    judge = make_judge(judge_args)
+    judge = make_judge(judge_args) if args.criterion == "likert" else None
     from lima_hf.evaluation.checkpoint_selection import select_checkpoint
 
     selection = select_checkpoint(
@@ -53,6 +61,7 @@ def main(argv: list[str]) -> int:
         args.dev_prompts,
         args.output_dir,
         judge,
+        criterion=args.criterion,
         min_epoch=args.min_epoch,
         max_epoch=args.max_epoch,
         split=args.split,

@@ -6,8 +6,10 @@
   batched, resumable, several samples, multi-turn), :func:`load_prompts`;
 - protocols (:data:`PROTOCOLS`, one module each): pairwise (both orders, disagreement = tie; position bias,
   order agreement, length-controlled win rate), likert (1-6), absolute (Fail/Pass/Excellent), multi-turn
-  (each turn rated); :func:`evaluate` runs one by name, :func:`run_pairwise`, :func:`run_likert`,
-  :func:`run_absolute` with their signatures;
+  (each turn rated), instructions (verifiable, checked by code: no judge); :func:`evaluate` runs one by
+  name, :func:`run_pairwise`, :func:`run_likert`, :func:`run_absolute` with their signatures,
+  :func:`score_instructions` (judge-free instruction accuracy of one system's answers);
+- :func:`export_answers` (:data:`EXPORTS`): answers as AlpacaEval's ``model_outputs.json`` or MT-Bench's answer file;
 - judges (:data:`JUDGES`): :class:`OpenAICompatibleJudge` (any ``/v1/chat/completions`` endpoint),
   :class:`TransformersJudge` (local), :class:`PeopleJudge` (annotation sheet or ``lima-hf annotate`` page);
 - :func:`tie_discounted_accuracy` (agreement between raters), :func:`select_checkpoint` (dev-set selection
@@ -38,6 +40,11 @@ _LAZY = {
     "run_pairwise": "lima_hf.evaluation.protocols.pairwise",
     "run_likert": "lima_hf.evaluation.protocols.likert",
     "run_absolute": "lima_hf.evaluation.protocols.absolute",
+    "score_instructions": "lima_hf.evaluation.protocols.instruction_following",
+    "check_reply": "lima_hf.evaluation.instruction_checks",
+    "load_instruction_prompts": "lima_hf.evaluation.instruction_checks",
+    "EXPORTS": "lima_hf.evaluation.exports",
+    "export_answers": "lima_hf.evaluation.exports",
     "parse_preference": "lima_hf.evaluation.parsing",
     "parse_likert": "lima_hf.evaluation.parsing",
     "parse_absolute": "lima_hf.evaluation.parsing",

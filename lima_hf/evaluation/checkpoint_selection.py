@@ -5,6 +5,10 @@ For every epoch checkpoint of a training run in a range (the paper: epochs 5 to 
 protocol, grade the answers with a judge on the 1-6 helpfulness scale, and pick the checkpoint with the
 highest mean (the earlier one on a tie). With people as the judge the answers wait for their labels
 (a sheet or the annotation page); running again once they are in finishes the selection. Answers and judgments are resumable.
+
+``criterion="instructions"`` needs no judge: each checkpoint answers verifiable-instruction prompts (IFEval's
+schema; lima-hf's bundled set by default) and the one with the highest prompt-level strict accuracy wins
+(:mod:`lima_hf.evaluation.protocols.instruction_following`).
 """
 
 from __future__ import annotations
@@ -65,12 +69,16 @@ def _load(checkpoint: dict, run_dir: Path, device: str | None):
     return load_generation_model(path, device=device, tokenizer_path=None if has_tokenizer else run_dir)
 
 
+CRITERIA = ("likert", "instructions")
+
+
 def select_checkpoint(
     run_dir: str | os.PathLike,
-    dev_prompts: str | os.PathLike,
+    dev_prompts: str | os.PathLike | None,
     output_dir: str | os.PathLike,
     judge,
     *,
+    criterion: str = "likert",
     min_epoch: float = 5,
     max_epoch: float = 10,
     split: str = "validation",
@@ -82,9 +90,22 @@ def select_checkpoint(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Answer and grade the dev prompts with each checkpoint in range; write ``selection.json``/``.md`` and
-    ``checkpoints.png`` in ``output_dir`` and return the selection (``chosen`` is ``None`` until graded)."""
+    ``checkpoints.png`` in ``output_dir`` and return the selection (``chosen`` is ``None`` until graded).
+
+    ``criterion``: ``"likert"`` (the paper: the judge's mean helpfulness on ``dev_prompts``) or
+    ``"instructions"`` (no judge: prompt-level strict instruction accuracy on ``dev_prompts``, an
+    IFEval-schema JSONL, ``None`` for the bundled set)."""
+    if criterion not in CRITERIA:
+        raise InputError(f"unknown checkpoint-selection criterion {criterion!r} (choose from {', '.join(CRITERIA)})")
     run_dir, output_dir = Path(run_dir), Path(output_dir)
     checkpoints = find_checkpoints(run_dir, min_epoch, max_epoch)
+    if criterion == "instructions":
+        from lima_hf.evaluation.instruction_checks import bundled_prompts_path, load_instruction_prompts
+
+        dev_prompts = bundled_prompts_path() if dev_prompts in (None, "bundled") else Path(dev_prompts)
+        load_instruction_prompts(dev_prompts)  # a bad file stops here, before any answer is generated
+    elif dev_prompts is None:
+        raise InputError("the likert criterion needs dev prompts (a dataset folder or a prompts JSONL)")
     prompts = load_prompts(dev_prompts, split=split, limit=limit)
     answers = {}
     for checkpoint in checkpoints:
@@ -96,17 +117,20 @@ def select_checkpoint(
         del model
         gc.collect()
         answers[checkpoint["name"]] = path
+    selection: dict[str, Any] = {
+        "run_dir": str(run_dir),
+        "dev_prompts": str(dev_prompts),
+        "epochs": [min_epoch, max_epoch],
+        "criterion": criterion,
+    }
+    if criterion == "instructions":
+        return _select_by_instructions(selection, checkpoints, answers, dev_prompts, output_dir, progress)
     try:
         figures = run_likert(
             answers, output_dir / "likert", judge, template_path=template_path, retries=retries, progress=progress
         )
     except LabelsPending as pending:
         figures, waiting = None, str(pending)
-    selection: dict[str, Any] = {
-        "run_dir": str(run_dir),
-        "dev_prompts": str(dev_prompts),
-        "epochs": [min_epoch, max_epoch],
-    }
     if figures is None:
         selection.update(
             chosen=None,
@@ -136,6 +160,25 @@ def select_checkpoint(
     return selection
 
 
+def _select_by_instructions(selection: dict, checkpoints: list[dict], answers: dict, prompts: Path,
+                            output_dir: Path, progress: bool) -> dict[str, Any]:
+    """The checkpoint whose answers follow the most prompts' instructions (strict), the earlier one on a tie."""
+    from lima_hf.evaluation.plots import plot_checkpoints
+    from lima_hf.evaluation.protocols.instruction_following import InstructionFollowing
+
+    figures = InstructionFollowing(None, output_dir / "instructions", prompts=str(prompts), progress=progress).run(answers)
+    for checkpoint in checkpoints:
+        checkpoint["instructions"] = figures["systems"][checkpoint["name"]]
+    best = max(checkpoints, key=lambda c: (c["instructions"]["prompt_strict"], -c["epoch"]))
+    selection.update(chosen=best["path"], chosen_epoch=best["epoch"], judge=figures["checkers"], checkpoints=checkpoints)
+    scores = [{"mean": 100 * c["instructions"]["prompt_strict"],
+               "interval_95": [100 * v for v in c["instructions"]["intervals_95"]["prompt_strict"]]} for c in checkpoints]
+    plot_checkpoints([c["epoch"] for c in checkpoints], scores, best["epoch"], output_dir / "checkpoints.png",
+                     ylabel="dev instructions followed, prompt-level strict (%)", ylim=(0, 100))
+    _write(output_dir, selection)
+    return selection
+
+
 def _write(output_dir: Path, selection: dict) -> None:
     from lima_hf.evaluation.reports import jsonable, num
 
@@ -143,14 +186,31 @@ def _write(output_dir: Path, selection: dict) -> None:
         json.dump(jsonable(selection), handle, indent=2)
         handle.write("\n")
     lines = ["# Checkpoint selection", ""]
+    by_instructions = selection.get("criterion") == "instructions"
     if selection["chosen"]:
+        what = ("highest prompt-level strict instruction accuracy" if by_instructions
+                else "highest mean dev helpfulness")
         chosen = (
             f"**Chosen: `{selection['chosen']}`** (epoch {selection['chosen_epoch']:g}), "
-            f"highest mean dev helpfulness (judge: {selection['judge']})."
+            f"{what} (judge: {selection['judge']})."
         )
         lines += [chosen, ""]
     else:
         lines += [selection.get("note", "no checkpoint could be graded"), ""]
+    if by_instructions:
+        from lima_hf.evaluation.reports import pct
+
+        lines += ["| checkpoint | epoch | step | prompt-level strict | prompt-level loose | instruction-level strict "
+                  "| cut at the token limit |", "|---|---|---|---|---|---|---|"]
+        for c in selection["checkpoints"]:
+            s = c["instructions"]
+            lines.append(f"| {c['name']} | {c['epoch']:g} | {c['step']} | "
+                         f"{pct(s['prompt_strict'], s['intervals_95']['prompt_strict'])} | {pct(s['prompt_loose'])} | "
+                         f"{pct(s['instruction_strict'])} | {s['cut_at_limit']} |")
+        lines += ["", "![checkpoints](checkpoints.png)"]
+        with atomic_open(output_dir / "selection.md") as handle:
+            handle.write("\n".join(lines) + "\n")
+        return
     lines += [
         "| checkpoint | epoch | step | mean helpfulness (1-6) | 95% interval | unparsed |",
         "|---|---|---|---|---|---|",

@@ -76,9 +76,10 @@ def errorbars(xs, summaries, ax):
 
 
 def plot_checkpoints(
-    epochs: list[float], summaries: list[dict], chosen: float | None, path: str | os.PathLike
+    epochs: list[float], summaries: list[dict], chosen: float | None, path: str | os.PathLike,
+    ylabel: str = "dev helpfulness (1-6)", ylim: tuple[float, float] = (1, 6),
 ) -> None:
-    """Mean dev-set helpfulness per checkpoint epoch, the chosen one highlighted."""
+    """The dev-set score (``mean``, ``interval_95``) per checkpoint epoch, the chosen one highlighted."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     means = errorbars(epochs, summaries, ax)
@@ -87,8 +88,8 @@ def plot_checkpoints(
         ax.axvline(chosen, color=COLORS["win"], linestyle="--", label=f"chosen: epoch {chosen:g}")
         ax.legend()
     ax.set_xlabel("epoch")
-    ax.set_ylabel("dev helpfulness (1-6)")
-    ax.set_ylim(1, 6)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(*ylim)
     ax.set_title("Checkpoint selection")
     ax.grid(alpha=0.3)
     save(fig, path)

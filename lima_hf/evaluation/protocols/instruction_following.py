@@ -174,7 +174,7 @@ def instruction_table(summaries: Mapping[str, dict]) -> str:
               "|---|---|---|---|---|---|---|"]
     for name, s in summaries.items():
         of = f" of {s['prompts_in_set']}" if s.get("prompts_in_set") else ""
-        ends = ", ".join(f"`{token}` {count}" for token, count in s["stop_tokens"].items()) or "-"
+        ends = ", ".join(f"`{token}` {count}".replace("|", "\\|") for token, count in s["stop_tokens"].items()) or "-"
         lines.append(f"| {name} | {s['prompts']}{of} | {s['answers']} | {s['instructions']} | {s['empty']} | "
                      f"{s['cut_at_limit']} | {ends} |")
     types = sorted({t for s in summaries.values() for t in s["per_type"]})
@@ -195,7 +195,7 @@ def plot_instructions(summaries: Mapping[str, dict], path) -> None:
     names = list(summaries)
     types = sorted({t for s in summaries.values() for t in s["per_type"]})
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, max(4.5, 0.32 * len(types) + 1.5)),
-                                      gridspec_kw={"width_ratios": [1, 1.4]})
+                                      gridspec_kw={"width_ratios": [1, 1.4]}, layout="constrained")
     width = 0.8 / max(1, len(names))
     for k, name in enumerate(names):
         s = summaries[name]
@@ -208,12 +208,12 @@ def plot_instructions(summaries: Mapping[str, dict], path) -> None:
         left.bar(xs, means, width, yerr=errors, capsize=3, label=name)
         ys = np.arange(len(types)) + (k - (len(names) - 1) / 2) * width
         right.barh(ys, [100 * s["per_type"].get(t, {}).get("strict", math.nan) for t in types], width, label=name)
-    left.set_xticks(range(len(METRICS)), [METRIC_NAMES[m].replace(" ", "\n", 1) for m in METRICS])
+    left.set_xticks(range(len(METRICS)), [m.replace("_", "\n") for m in METRICS])
     left.set_ylim(0, 100)
     left.set_ylabel("% followed (95% CI)")
     left.set_title("Instruction following")
     left.grid(axis="y", alpha=0.3)
-    left.legend()
+    left.legend(loc="upper left", fontsize=8)
     right.set_yticks(range(len(types)), types, fontsize=8)
     right.set_ylim(len(types) - 0.5, -0.5)
     right.set_xlim(0, 100)
