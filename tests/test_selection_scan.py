@@ -113,3 +113,15 @@ def test_toy_scale_scan_runs_and_writes_the_report(scan_module, tmp_path, bundle
     capsys.readouterr()
     assert scan_module.main(["--config", str(scan_file), "--work_dir", str(work)]) == 0
     assert capsys.readouterr().out.count("done before with the same command") == 6
+
+
+def test_the_scans_training_recipe_resolves_with_the_papers_optimiser():
+    from lima_hf.commands.train import parse_train_args
+
+    recipe = SCRIPT.parent / "selection_scan" / "config_train.yaml"
+    script_args, config, model_args = parse_train_args(["--config", str(recipe), "--dataset_name", "data",
+                                                        "--output_dir", "out", "--use_cpu", "true", "--bf16", "false"])
+    assert model_args.model_name_or_path == "gemma-3-270m"
+    assert (config.learning_rate, config.final_learning_rate, config.lr_scheduler_type, config.warmup_steps) == (
+        1e-5, 1e-6, "linear", 0)
+    assert (config.adam_beta1, config.adam_beta2, config.weight_decay) == (0.9, 0.95, 0.1)
