@@ -194,12 +194,22 @@ def test_complexity_quality_with_a_scorer_model(tmp_path, tiny_model):
     pool = [_record(r, 5) for r in "abcd"]
     step = {"strategy": "complexity_quality", "scorer": str(folder), "similarity_threshold": 1.01}
     result = select_records(pool, _config(steps=[step], n=2), embeddings=_spread(4), cache_dir=tmp_path / "cache")
-    rows = [json.loads(line) for line in (tmp_path / "cache" / "deita-model-scores.jsonl").read_text().splitlines()]
+    (cache,) = (tmp_path / "cache").glob("deita-complexity-quality-*.jsonl")
+    rows = [json.loads(line) for line in cache.read_text().splitlines()]
     assert len(rows) == 8 and all(1 <= r["score"] <= 6 for r in rows)  # complexity and quality of each record
     products = {}
     for r in rows:
         products[r["id"]] = products.get(r["id"], 1) * r["score"]
     assert _ids(result) == sorted(products, key=lambda k: -products[k])[:2]
+    # Deita's two models: complexity from one, quality from the other, each cached in its own file
+    other = tmp_path / "quality-scorer"
+    tiny_model[0].save_pretrained(other)
+    tiny_model[1].save_pretrained(other)
+    two = select_records(pool, _config(steps=[{**step, "quality_scorer": str(other)}], n=2), embeddings=_spread(4),
+                         cache_dir=tmp_path / "cache")
+    assert len(two.selected) == 2
+    assert sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "cache").glob("deita-*.jsonl")) == [
+        "deita-complexity", "deita-complexity-quality", "deita-quality"]
 
 
 # --- composition, determinism, bad input --------------------------------------------------------------------
