@@ -108,3 +108,11 @@ def test_select_decontaminates_and_reports_the_span(tmp_path, capsys):
     card = (out / "README.md").read_text()
     assert "## Decontamination" in card and "were removed (2)" in card
     assert "removed 2 candidates" in capsys.readouterr().err
+
+
+def test_select_refuses_test_decontamination_without_a_dataset_folder(tmp_path, capsys):
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps(r) + "\n" for r in _planted()))
+    assert cli(["select", "--pool", str(pool), "--n", "2", "--output", str(tmp_path / "out"),
+                "--decontaminate", "test"]) == 2
+    assert "--decontaminate test means the test split of a dataset-folder pool" in capsys.readouterr().err

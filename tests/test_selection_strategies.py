@@ -309,3 +309,13 @@ def test_select_command_takes_steps_from_a_recipe_or_the_command_line(tmp_path, 
     assert cli(["select", "--config", str(recipe), "--output", str(tmp_path / "out2"),
                 "--steps", "[{strategy: judge_threshold}, {strategy: longest, tokenizer: whitespace}]"]) == 2
     assert "1 candidates have no judge grade: f" in capsys.readouterr().err
+
+
+def test_select_command_says_what_a_judge_strategy_needs(tmp_path, capsys):
+    from lima_hf.cli import main as cli
+
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps(_record(rid, 5)) + "\n" for rid in GRADES))
+    assert cli(["select", "--pool", str(pool), "--n", "2", "--output", str(tmp_path / "out"),
+                "--strategy", "judge_threshold"]) == 2
+    assert "judge_threshold needs judge grades: --judge_scores FILE, or a judge" in capsys.readouterr().err
