@@ -180,7 +180,12 @@ def embedding_rows(texts_count: int) -> list[tuple]:
 
 def decontamination_rows(eval_count: int = 300) -> list[tuple]:
     """(case, records, seconds, flagged ids) for the index and the no-index baseline."""
-    from lima_hf.data.decontamination import DEFAULT_NGRAM, EvalIndex, find_contamination, words
+    from lima_hf.data.decontamination import (
+        DEFAULT_NGRAM,
+        EvalIndex,
+        find_contamination,
+        words,
+    )
     from lima_hf.data.selection.pool import load_pool
 
     records, _ = load_pool(str(LIMA_TRAIN))

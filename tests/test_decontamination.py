@@ -9,7 +9,12 @@ from lima_hf.cli import main as cli
 from lima_hf.data.build_config import parse_build_config
 from lima_hf.data.builder import build_dataset, rejections_dir
 from lima_hf.data.composition import compose
-from lima_hf.data.decontamination import DEFAULT_NGRAM, EvalIndex, decontaminate, load_eval_prompts
+from lima_hf.data.decontamination import (
+    DEFAULT_NGRAM,
+    EvalIndex,
+    decontaminate,
+    load_eval_prompts,
+)
 from lima_hf.data.loading import read_records
 from lima_hf.data.records import SourceResult, make_record
 

@@ -119,7 +119,7 @@ def test_the_scans_training_recipe_resolves_with_the_papers_optimiser():
     from lima_hf.commands.train import parse_train_args
 
     recipe = SCRIPT.parent / "selection_scan" / "config_train.yaml"
-    script_args, config, model_args = parse_train_args(["--config", str(recipe), "--dataset_name", "data",
+    _, config, model_args = parse_train_args(["--config", str(recipe), "--dataset_name", "data",
                                                         "--output_dir", "out", "--use_cpu", "true", "--bf16", "false"])
     assert model_args.model_name_or_path == "gemma-3-270m"
     assert (config.learning_rate, config.final_learning_rate, config.lr_scheduler_type, config.warmup_steps) == (

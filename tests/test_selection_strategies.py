@@ -5,7 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from lima_hf.data.selection import STRATEGIES, MissingScoresError, SelectionConfig, select_records
+from lima_hf.data.selection import (
+    STRATEGIES,
+    MissingScoresError,
+    SelectionConfig,
+    select_records,
+)
 from lima_hf.data.selection.pipeline import PoolTooSmallError
 from lima_hf.data.selection.report import build_report
 from lima_hf.evaluation.judges.base import ModelJudge
@@ -81,12 +86,10 @@ def test_longest_length_cap_leaves_out_longer_responses_and_reports_them():
     assert [d["id"] for d in capped] == ["f"] and "12 tokens > max_tokens 10" in capped[0]["detail"]
 
 
-def test_longest_counts_tokens_of_a_real_tokenizer(bundled_model):
-    from transformers import AutoTokenizer
-
+def test_longest_counts_tokens_of_a_real_tokenizer(bundled_model, bundled_tokenizer):
     from lima_hf.data.selection.strategies import response_token_counts
 
-    tokenizer = AutoTokenizer.from_pretrained(bundled_model)
+    tokenizer = bundled_tokenizer
     records = [_record("x", 0), _record("y", 0)]
     records[0]["messages"][1]["content"] = "antidisestablishmentarianism"  # one word, many tokens
     records[1]["messages"][1]["content"] = "a b c"  # three words, three tokens
@@ -135,10 +138,9 @@ class GradingJudge(ModelJudge):
     """Grades each answer from a table keyed by the question's id; one id gets an unreadable reply."""
 
     name = "grading"
-    fingerprint = {"judge": "grading"}
 
     def __init__(self, grades):
-        self.grades, self.calls = grades, 0
+        self.grades, self.calls, self.fingerprint = grades, 0, {"judge": "grading"}
 
     def complete(self, prompts, attempt=0, choices=None):
         for index, prompt in enumerate(prompts):

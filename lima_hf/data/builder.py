@@ -88,7 +88,13 @@ def decontaminate_composition(composition: Composition, against: list[str], n: i
     become rejections. Returns the card's section ("" when ``against`` is empty)."""
     if not against:
         return ""
-    from lima_hf.data.decontamination import EvalIndex, card_section, decontaminate, load_eval_prompts, prompts_of
+    from lima_hf.data.decontamination import (
+        EvalIndex,
+        card_section,
+        decontaminate,
+        load_eval_prompts,
+        prompts_of,
+    )
 
     prompts = load_eval_prompts([p for p in against if p != "test"])
     if "test" in against:

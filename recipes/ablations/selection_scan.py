@@ -34,7 +34,7 @@ REPO = HERE.parent.parent
 if str(REPO) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(REPO))
 
-from lima_hf.registry import Registry  # noqa: E402
+from lima_hf.registry import Registry
 
 JUDGE_ARMS_KEY = "needs_judge"
 STEPS = ("pool", "select", "train", "generate", "score")
@@ -65,7 +65,7 @@ def _answers(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def stop_rate(arm: dict, scan: "Scan") -> dict:
+def stop_rate(arm: dict, scan: Scan) -> dict:
     """Share of answers that ended at an end token (not at the token limit), Wilson 95% interval."""
     answers = _answers(arm["answers"])
     stopped = sum(a["finish_reason"][-1] == "eos" for a in answers)
@@ -73,29 +73,31 @@ def stop_rate(arm: dict, scan: "Scan") -> dict:
     return {"value": stopped / len(answers) if answers else math.nan, "low": low, "high": high, "n": len(answers)}
 
 
-def length(arm: dict, scan: "Scan") -> dict:
+def length(arm: dict, scan: Scan) -> dict:
     """Mean new tokens of the last answer, bootstrap 95% interval."""
     values = [float(a["new_tokens"][-1]) for a in _answers(arm["answers"])]
     low, high = _bootstrap_mean(values, scan.seed)
     return {"value": sum(values) / len(values) if values else math.nan, "low": low, "high": high, "n": len(values)}
 
 
-def instruction_accuracy(arm: dict, scan: "Scan") -> dict:
+def instruction_accuracy(arm: dict, scan: Scan) -> dict:
     """Judge-free instruction following (prompt-level, strict) from the instruction-following scorer,
     imported when present; the test prompts must carry their instructions (IFEval schema)."""
     try:
-        from lima_hf.evaluation.protocols.instruction_following import score_instructions
+        from lima_hf.evaluation.protocols.instruction_following import (
+            score_instructions,
+        )
     except ImportError as err:
         return {"value": None, "note": f"not scored: the instruction-following scorer is not installed ({err})"}
     try:
         summary = score_instructions(str(arm["answers"]), str(scan.test_prompts))
-    except Exception as err:  # the prompts are not an instruction set, a checker is missing, ...
+    except Exception as err:  # noqa: BLE001 - not an instruction set, a checker missing: said in the report
         return {"value": None, "note": f"not scored: {type(err).__name__}: {str(err).splitlines()[0]}"}
     low, high = summary["intervals_95"]["prompt_strict"]
     return {"value": summary["prompt_strict"], "low": low, "high": high}
 
 
-def length_controlled_preference(arm: dict, scan: "Scan") -> dict:
+def length_controlled_preference(arm: dict, scan: Scan) -> dict:
     """The judge's length-controlled preference for this arm over the baseline arm (lima-hf evaluate pairwise)."""
     if not scan.judge_args:
         return {"value": None, "note": "no judge given"}
@@ -291,8 +293,8 @@ def _cell(result: dict) -> str:
 def report_markdown(report: dict) -> str:
     metrics = report["metrics"]
     lines = ["# Selection scan", "",
-             f"{report['n']} examples per arm from `{report['pool']}`, model `{report['model']}`, answers to "
-             f"`{report['test_prompts']}`, seed {report['seed']}. Intervals: 95%.", "",
+             (f"{report['n']} examples per arm from `{report['pool']}`, model `{report['model']}`, answers to "
+              f"`{report['test_prompts']}`, seed {report['seed']}. Intervals: 95%."), "",
              "| arm | selection | " + " | ".join(metrics) + " |", "|---|---|" + "---|" * len(metrics)]
     for name, row in report["results"].items():
         selection = ", ".join(f"{k}={json.dumps(v) if isinstance(v, (list, dict)) else v}"

@@ -119,7 +119,7 @@ def _model_rows(records: Sequence[dict], scorer: str, kinds: Sequence[str], cach
             if not math.isfinite(score):
                 raise ValueError("non-finite score")
             cache.append({"id": rid, "kind": kind, "score": score})
-        except Exception as err:  # one bad record is reported, the others are scored
+        except Exception as err:  # noqa: BLE001 - one bad record is reported, the others are scored
             cache.append({"id": rid, "kind": kind, "score": None, "error": f"{type(err).__name__}: {err}"})
     return cache.records
 

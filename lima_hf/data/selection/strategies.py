@@ -35,7 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from lima_hf.data.selection.diversity import facility_location, k_center_greedy, random_selection
+from lima_hf.data.selection.diversity import (
+    facility_location,
+    k_center_greedy,
+    random_selection,
+)
 from lima_hf.errors import ConfigError
 from lima_hf.registry import Registry
 
@@ -330,8 +334,8 @@ class ComplexityQuality(Strategy):
             chosen.append(int(row))
             if left is not None:
                 left[groups[row]] -= 1
-        notes = [f"complexity_quality: {skipped} candidates passed over for cosine >= "
-                 f"{params.similarity_threshold} to one already chosen"] if skipped else []
+        notes = [(f"complexity_quality: {skipped} candidates passed over for cosine >= "
+                  f"{params.similarity_threshold} to one already chosen")] if skipped else []
         return StepOutput(np.array(chosen, dtype=np.int64), rejected, notes)
 
 
