@@ -13,7 +13,12 @@ embeddings themselves) is its own:
   k-means cells, run in full); the ANN pairs are checked against the exact ones of the sampled rows;
 - the whole pipeline (rules, quality ranking, ANN dedup, k-center) on 100k synthetic records.
 
+Part 3, decontamination on real text: the released LIMA training set against 300 of its own prompts as the
+"evaluation" set (so every one of those must be found), the 13-gram hash index against the baseline of
+comparing each record's n-gram set with each evaluation prompt's (no index); both must flag the same records.
+
 Run: python benchmarks/bench_selection.py [--sizes 100000 1000000] [--n 1000] [--query-sample 2000]
+     python benchmarks/bench_selection.py --texts 0 --sizes --decontamination   # part 3 only
 """
 
 from __future__ import annotations
@@ -173,12 +178,49 @@ def embedding_rows(texts_count: int) -> list[tuple]:
     return rows
 
 
+def decontamination_rows(eval_count: int = 300) -> list[tuple]:
+    """(case, records, seconds, flagged ids) for the index and the no-index baseline."""
+    from lima_hf.data.decontamination import (
+        DEFAULT_NGRAM,
+        EvalIndex,
+        find_contamination,
+        words,
+    )
+    from lima_hf.data.selection.pool import load_pool
+
+    records, _ = load_pool(str(LIMA_TRAIN))
+    prompts = [{"id": r["id"], "set": "lima-train-prompts", "text": r["messages"][0]["content"]}
+               for r in records[:: max(1, len(records) // eval_count)][:eval_count]]
+    start = time.perf_counter()
+    index = EvalIndex(prompts, DEFAULT_NGRAM)
+    flagged = {r["id"] for r in find_contamination(records, index)}
+    indexed = time.perf_counter() - start
+
+    def grams(text):
+        tokens = words(text)
+        return {tuple(tokens[i : i + DEFAULT_NGRAM]) for i in range(len(tokens) - DEFAULT_NGRAM + 1)}
+
+    start = time.perf_counter()
+    eval_grams = [grams(p["text"]) for p in prompts]
+    short = {tuple(words(p["text"])) for p in prompts if len(words(p["text"])) < DEFAULT_NGRAM}
+    naive = set()
+    for record in records:
+        texts = ["\n\n".join(m["content"] for m in record["messages"] if m["role"] == role) for role in ("user", "assistant")]
+        mine = [grams(t) for t in texts]
+        if any(g & e for g in mine for e in eval_grams) or tuple(words(texts[0])) in short:
+            naive.add(record["id"])
+    baseline = time.perf_counter() - start
+    return [("n-gram set per record x per prompt (baseline)", len(records), baseline, naive),
+            ("13-gram hash index (lima-hf)", len(records), indexed, flagged)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--query-sample", type=int, default=2000, help="rows the exact join is timed on")
     parser.add_argument("--texts", type=int, default=256, help="LIMA prompts for the embedding part (0: skip)")
+    parser.add_argument("--decontamination", action="store_true", help="also run part 3 (decontamination)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
@@ -193,6 +235,18 @@ def main() -> None:
         for name, count, seconds, ratio in embedding_rows(args.texts):
             print(f"| {name} | {count} | {seconds:.1f} | {count / seconds:,.0f} | {ratio:.2f}x |", flush=True)
         print()
+    if args.decontamination:
+        rows = decontamination_rows()
+        baseline, ours = rows
+        print(f"## Decontamination: {baseline[1]:,} LIMA training records against 300 of their own prompts\n")
+        print("| case | records | seconds | records/s | speed vs baseline | flagged |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for name, count, seconds, flagged in rows:
+            print(f"| {name} | {count:,} | {seconds:.2f} | {count / seconds:,.0f} | {baseline[2] / seconds:.1f}x | "
+                  f"{len(flagged)} |", flush=True)
+        print(f"\nSame records flagged: {baseline[3] == ours[3]}\n")
+    if not args.sizes:
+        return
     print("## Selection on synthetic 384-d embeddings\n")
     print("Time ratio: this case's seconds over the baseline's (random selection; exact search for dedup). "
           "Radius: largest cosine distance from 20k sampled candidates to the nearest selected one (lower is "

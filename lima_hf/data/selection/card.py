@@ -13,9 +13,9 @@ def selection_card(report: dict, records: list[dict], pool: str, judge: dict | N
     """The output's ``DatasetCard``: what was selected, how, and with which parameters (``judge``: the LLM
     judge that graded the candidates, if one did; ``decontamination``: ``removed``, ``sets``, ``n`` and
     ``short_prompts`` of the n-gram decontamination, if one ran)."""
-    from lima_hf.data.decontamination import card_section
-
     from huggingface_hub import DatasetCard, DatasetCardData
+
+    from lima_hf.data.decontamination import card_section
 
     # what determines the selection (not where the cache lives or whether bars are drawn)
     method = {k: v for k, v in report["method"].items() if k not in _RUNTIME_OPTIONS}

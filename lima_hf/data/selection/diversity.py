@@ -22,6 +22,7 @@ import numpy as np
 
 from lima_hf.data.selection.index import NeighbourIndex
 
+
 def _group_codes(groups: Sequence[str] | None, n_items: int, quotas: Mapping[str, int] | None):
     """Group code per item and remaining capacity per code (items of groups without a quota: capacity 0)."""
     if quotas is None:

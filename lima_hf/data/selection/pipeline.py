@@ -196,8 +196,8 @@ def select_records(
                     dropped.append({"id": record["id"], "source": record.get("source"),
                                     "reason": f"not_chosen_by_{step.strategy}",
                                     "detail": f"step {number} ({step.describe()}) kept {len(kept)} of {len(rows)}"})
-        step_log.append({"step": number, "strategy": step.describe(), "in": int(len(rows)),
-                         "out": int(len(output.chosen))})
+        step_log.append({"step": number, "strategy": step.describe(), "in": len(rows),
+                         "out": len(output.chosen)})
         rows = output.chosen
     chosen_rows = rows
     selected = candidates[chosen_rows]

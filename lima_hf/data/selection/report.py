@@ -166,10 +166,10 @@ def report_markdown(report: dict[str, Any]) -> str:
     lines += ["", "## Length, source mix, duplicates", "",
               "| | pool | selected |", "|---|---:|---:|",
               f"| response characters, mean | {_fmt(chars['pool'].get('mean'))} | {_fmt(chars['selected'].get('mean'))} |",
-              f"| response characters, median | {_fmt(chars['pool'].get('median'))} | "
-              f"{_fmt(chars['selected'].get('median'))} |",
-              f"| duplicate rate (nearest other at cosine >= {dup['threshold']}) | {_fmt(dup['pool'])} | "
-              f"{_fmt(dup['selected'])} |",
+              (f"| response characters, median | {_fmt(chars['pool'].get('median'))} | "
+               f"{_fmt(chars['selected'].get('median'))} |"),
+              (f"| duplicate rate (nearest other at cosine >= {dup['threshold']}) | {_fmt(dup['pool'])} | "
+               f"{_fmt(dup['selected'])} |"),
               "",
               "Source mix of the selection: " + (", ".join(f"{k} {v:.1%}" for k, v in report["source_mix"].items())
                                                   or "(empty)") + "."]

@@ -3,14 +3,14 @@
 Three sources, one result: ``id -> {"complexity", "quality"}`` plus the records that could not be scored
 (with the error), never a filled-in value.
 
-- :func:`model_scores`: a scorer model by path or Hub id (Deita's are ``hkust-nlp/deita-complexity-scorer``
-  and ``hkust-nlp/deita-quality-scorer``; one model may serve both). Deita's prompts; the score is the
+- :func:`model_scores`: a scorer model by path or Hub id for both scores, or Deita's two
+  (``hkust-nlp/deita-complexity-scorer`` and, as ``quality_scorer``, ``hkust-nlp/deita-quality-scorer``). Deita's prompts; the score is the
   expectation of 1..6 under the model's next-token probabilities of the digits ``1``..``6``.
 - :func:`judge_scores`: any model judge of :mod:`lima_hf.evaluation.judges` asked the same two questions;
   the first digit 1-6 of its reply is the score.
 - :func:`load_scores`: a JSONL of ``{"id", "complexity", "quality"}`` lines.
 
-Model and judge scores are cached (``CACHE_DIR/deita-*.jsonl``, :class:`~lima_hf.evaluation.resumable.ResumableJsonl`
+Model and judge scores are cached (``CACHE_DIR/deita-*.jsonl``, one file per scorer model, :class:`~lima_hf.evaluation.resumable.ResumableJsonl`
 with the scorer's fingerprint), so an interrupted run resumes and other settings are never mixed in.
 """
 
@@ -72,9 +72,20 @@ def _collect(records: Sequence[dict], cached: list[dict]) -> tuple[dict, list[di
 
 
 def model_scores(records: Sequence[dict], scorer: str, cache_dir: str | Path | None, *, max_length: int = 2048,
-                 progress: bool = False) -> tuple[dict[str, dict[str, float]], list[dict]]:
-    """Score ``records`` with a causal LM (path/Hub id); ``(scores, failures)``. A record whose forward pass
-    fails is a failure with its error; nothing is filled in."""
+                 progress: bool = False, quality_scorer: str | None = None) -> tuple[dict[str, dict[str, float]], list[dict]]:
+    """Score ``records`` with a causal LM (path/Hub id), or complexity with ``scorer`` and quality with
+    ``quality_scorer`` (Deita's two models); ``(scores, failures)``. A record whose forward pass fails is a
+    failure with its error; nothing is filled in."""
+    if quality_scorer:
+        rows = (_model_rows(records, scorer, ("complexity",), cache_dir, max_length, progress)
+                + _model_rows(records, quality_scorer, ("quality",), cache_dir, max_length, progress))
+    else:
+        rows = _model_rows(records, scorer, KINDS, cache_dir, max_length, progress)
+    return _collect(records, rows)
+
+
+def _model_rows(records: Sequence[dict], scorer: str, kinds: Sequence[str], cache_dir: str | Path | None,
+                max_length: int, progress: bool) -> list[dict]:
     import torch
     from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -92,11 +103,12 @@ def model_scores(records: Sequence[dict], scorer: str, cache_dir: str | Path | N
             raise InputError(f"{scorer}: the tokenizer has no token for the digit {digit}")
         digits.append(ids[-1])
     fingerprint = {**model_fingerprint(model, tokenizer), "templates": _template_hash(), "max_length": max_length}
-    cache = ResumableJsonl(Path(cache_dir or ".") / "deita-model-scores.jsonl", fingerprint, what="scores",
-                           hint="choose another output, or delete the file to score anew")
+    name = hashlib.sha256(scorer.encode()).hexdigest()[:8]
+    cache = ResumableJsonl(Path(cache_dir or ".") / f"deita-{'-'.join(kinds)}-{name}.jsonl", fingerprint,
+                           what="scores", hint="choose another output, or delete the file to score anew")
     done = {(r["id"], r["kind"]) for r in cache.records}
     jobs = [(str(rec["id"]), kind, text) for rec in records for kind, text in _prompts(rec).items()
-            if (str(rec["id"]), kind) not in done]
+            if kind in kinds and (str(rec["id"]), kind) not in done]
     for rid, kind, text in tqdm(jobs, desc="scoring (complexity, quality)", disable=not progress):
         try:
             ids = tokenizer(text, add_special_tokens=True)["input_ids"][-max_length:]
@@ -107,9 +119,9 @@ def model_scores(records: Sequence[dict], scorer: str, cache_dir: str | Path | N
             if not math.isfinite(score):
                 raise ValueError("non-finite score")
             cache.append({"id": rid, "kind": kind, "score": score})
-        except Exception as err:  # one bad record is reported, the others are scored
+        except Exception as err:  # noqa: BLE001 - one bad record is reported, the others are scored
             cache.append({"id": rid, "kind": kind, "score": None, "error": f"{type(err).__name__}: {err}"})
-    return _collect(records, cache.records)
+    return cache.records
 
 
 def _parse_digit(reply: str) -> float | None:

@@ -35,7 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from lima_hf.data.selection.diversity import facility_location, k_center_greedy, random_selection
+from lima_hf.data.selection.diversity import (
+    facility_location,
+    k_center_greedy,
+    random_selection,
+)
 from lima_hf.errors import ConfigError
 from lima_hf.registry import Registry
 
@@ -274,7 +278,8 @@ class ComplexityQuality(Strategy):
 
     @dataclass
     class Params:
-        scorer: str | None = None  # a scorer model (path/Hub id, e.g. Deita's) or 'judge'
+        scorer: str | None = None  # a scorer model (path/Hub id; with quality_scorer: complexity only) or 'judge'
+        quality_scorer: str | None = None  # Deita's second model, for the quality score
         scores: str | None = None  # or a JSONL of {"id", "complexity", "quality"}
         similarity_threshold: float = 0.9  # Deita's tau
         on_missing: str = "error"
@@ -294,7 +299,8 @@ class ComplexityQuality(Strategy):
                                                    retries=context.judge_retries, progress=context.show_progress)
         else:
             scores, failures = scorers.model_scores(records, params.scorer, context.cache_dir,
-                                                   max_length=params.max_length, progress=context.show_progress)
+                                                   max_length=params.max_length, progress=context.show_progress,
+                                                   quality_scorer=params.quality_scorer)
         rejected: dict[int, tuple[str, str]] = {}
         failed = {f["id"]: f["error"] for f in failures}
         missing = [r for r in rows if str(context.record(r)["id"]) not in scores]
@@ -328,8 +334,8 @@ class ComplexityQuality(Strategy):
             chosen.append(int(row))
             if left is not None:
                 left[groups[row]] -= 1
-        notes = [f"complexity_quality: {skipped} candidates passed over for cosine >= "
-                 f"{params.similarity_threshold} to one already chosen"] if skipped else []
+        notes = [(f"complexity_quality: {skipped} candidates passed over for cosine >= "
+                  f"{params.similarity_threshold} to one already chosen")] if skipped else []
         return StepOutput(np.array(chosen, dtype=np.int64), rejected, notes)
 
 
@@ -391,5 +397,8 @@ def parse_steps(spec: Sequence[Mapping[str, Any]]) -> list[Step]:
         if name == "complexity_quality" and (params.scorer is None) == (params.scores is None):
             raise ValueError(f"step {number} (complexity_quality): give exactly one of scorer (a model path/Hub "
                              "id, or 'judge') and scores (a JSONL file)")
+        if name == "complexity_quality" and params.quality_scorer and params.scorer in (None, "judge"):
+            raise ValueError(f"step {number} (complexity_quality): quality_scorer goes with a scorer model "
+                             "(scorer: the complexity model)")
         steps.append(Step(name, n, params))
     return steps
