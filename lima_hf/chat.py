@@ -313,6 +313,9 @@ def setup_eot_chat_format(
       ``model.generation_config.eos_token_id`` (which keeps the old EOS too), so that ``generate`` stops on it
       whether the stop id comes from the generation config or from the tokenizer (as in the
       alignment-handbook's ``generation_config.eos_token_id = tokenizer.eos_token_id``);
+    - puts every stop token in ``model.generation_config.begin_suppress_tokens``, so that ``generate`` never
+      ends a reply before its first token (an empty reply; with the scaled copy, the EOT is likely right
+      after the user's EOT, see ``docs/chat.md``);
     - sets a pad token (distinct from the EOT; the old EOS when there is none) on the tokenizer and the model.
 
     Calling it again changes nothing. ``model`` may be ``None`` to prepare a tokenizer alone.
@@ -349,6 +352,10 @@ def setup_eot_chat_format(
     eos_ids = _as_id_list(generation_config.eos_token_id)
     if eot_id not in eos_ids:
         generation_config.eos_token_id = [*eos_ids, eot_id]
+    # No reply is empty: a stop token is never the first token of an answer (as Whisper suppresses its EOT).
+    suppressed = _as_id_list(generation_config.begin_suppress_tokens)
+    generation_config.begin_suppress_tokens = [*suppressed, *(i for i in _as_id_list(generation_config.eos_token_id)
+                                                              if i not in suppressed)]
     config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
     config.eos_token_id = eot_id
     # The model's pad id follows the tokenizer's where it is missing, is the EOT (an embedding's padding_idx

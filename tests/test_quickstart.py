@@ -65,13 +65,15 @@ def test_quickstart_table_report_and_model_card_agree_with_the_answers_on_disk(q
     table = (out / "evaluation" / "report.md").read_text()
     for name, system in report["systems"].items():
         answers = _answers(out, name)
-        recount = stop_summary(answers, "<|eot|>", {"authored/test-refuse-weapon"})
+        recount = {**stop_summary(answers, "<|eot|>", {"authored/test-refuse-weapon"}),
+                   "max_new_tokens": answers[0]["sampling"]["max_new_tokens"]}
         assert {k: system[k] for k in recount} == pytest.approx(recount)  # the report counts what is on disk
         assert recount["stop_eot"] == sum(a["stop_token"][-1] == "<|eot|>" for a in answers)
         row = f"| {SYSTEMS[name]} | " + " | ".join(cell(system) for _, cell in COLUMNS) + " |"
         assert row in table and row in printed and row in card, row
     assert "URIAL" in table
-    assert before_after_table(report["systems"], report["max_new_tokens"]) in printed
+    assert before_after_table(report["systems"]) in printed
+    assert report["systems"]["model"]["max_new_tokens"] == defaults.max_new_tokens == 512
 
 
 @pytest.mark.slow
@@ -168,9 +170,9 @@ def test_stop_summary_tells_end_tokens_limit_empty_replies_and_refusals_apart():
     assert summary == {"answers": 5, "stop_eot": 3, "stop_other": 1, "stop_limit": 1, "stop_rate": 0.8, "empty": 1,
                        "harmless": 4, "refused_harmless": 1, "mean_new_tokens": pytest.approx(528 / 5)}
     assert is_refusal("I'm sorry, but I cannot do that.") and not is_refusal("I can take the train at six.")
-    row = before_after_table({"model": summary}, 512).splitlines()[2]
-    assert row.startswith(f"| {SYSTEMS['model']} | 3/5 (60%) | 1/5 | 1/5 | 1/5 | 1/4 | 106 | n/a |")
-    assert len(before_after_table({"model": summary}, 512).splitlines()[0].split("|")) == len(COLUMNS) + 3
+    table = before_after_table({"model": {**summary, "max_new_tokens": 512}})
+    assert table.splitlines()[2] == f"| {SYSTEMS['model']} | 512 | 3/5 (60%) | 1/5 | 1/5 | 1/5 | 1/4 | 106 | n/a |"
+    assert len(table.splitlines()[0].split("|")) == len(COLUMNS) + 3
 
 
 def test_urial_template_puts_the_examples_before_every_conversation_and_the_loss_skips_them(tiny_model):

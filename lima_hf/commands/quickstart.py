@@ -84,6 +84,11 @@ class QuickstartConfig:
         metadata={"help": "At most this many tokens per answer: room enough to see whether the model stops "
                   "(LIMA-style answers run to a few hundred tokens)."},
     )
+    untrained_max_new_tokens: int = field(
+        default=256,
+        metadata={"help": "At most this many tokens per answer of the untrained arms (before, URIAL): the untrained "
+                  "base model mostly runs to the limit, and a 262k-token vocabulary makes every token costly."},
+    )
     seed: int = field(default=42, metadata={"help": "Random seed of the data build, training and sampling."})
 
 
@@ -156,6 +161,7 @@ def run_quickstart(config: QuickstartConfig) -> dict[str, Path]:
             urial=config.urial,
             num_prompts=config.num_eval_prompts,
             max_new_tokens=config.max_new_tokens,
+            baseline_max_new_tokens=config.untrained_max_new_tokens,
             split="test+validation",
             eot_init=config.eot_init,
         )

@@ -157,6 +157,7 @@ def run_quick_evaluation(
     urial: bool = False,
     num_prompts: int | None = None,
     max_new_tokens: int = 256,
+    baseline_max_new_tokens: int | None = None,
     split: str = "test",
     eot_init: str = "eos",
     progress: bool = True,
@@ -167,7 +168,8 @@ def run_quick_evaluation(
     ``judge``, judge model against baseline with a local ``judge_model`` (default: the bundled SmolLM2) in
     ``choice`` mode: pairwise preference (both orders) and Likert helpfulness.
 
-    A baseline without LIMA's chat format answers in it, its new EOT row started as ``eot_init`` says: it is
+    ``baseline_max_new_tokens`` (default ``max_new_tokens``) caps the answers of the untrained arms, which
+    mostly run to the limit. A baseline without LIMA's chat format answers in it, its new EOT row started as ``eot_init`` says: it is
     then the fine-tune's starting point, and the two differ only by training. Writes
     ``answers/{model,baseline,urial}.jsonl``, ``report.json`` and ``report.md`` (:func:`before_after_table`)
     and, when judging, ``pairwise/`` and ``likert/`` report folders (JSON, Markdown, PNG) under
@@ -183,17 +185,19 @@ def run_quick_evaluation(
     baseline_model = baseline_model or bundled_model_path()
     chosen = [p for name in split.split("+") for p in load_prompts(prompts, split=name)][:num_prompts]
     harmful = _harmful_ids(prompts)
-    sampling = SamplingConfig(max_new_tokens=max_new_tokens, batch_size=len(chosen))
     validation = _validation_conversations(prompts)
     arms = [("baseline", baseline_model, False), *([("urial", baseline_model, True)] if urial else []),
             ("model", model, False)]
     paths, systems = {}, {}
     for name, source, in_context in arms:
+        limit = max_new_tokens if name == "model" else baseline_max_new_tokens or max_new_tokens
+        sampling = SamplingConfig(max_new_tokens=limit, batch_size=len(chosen))
         loaded, tokenizer = _prepared_like(source, eot_init, urial=in_context)
         paths[name] = output_dir / "answers" / f"{name}.jsonl"
         records = generate_responses(loaded, tokenizer, chosen, paths[name], sampling, model_name=str(source),
                                      progress=progress, overwrite=True)  # an earlier quickstart's answers are made anew
-        systems[name] = stop_summary(records, eot_token_from_template(tokenizer.chat_template), harmful)
+        systems[name] = {**stop_summary(records, eot_token_from_template(tokenizer.chat_template), harmful),
+                         "max_new_tokens": limit}
         if validation:
             context = 0
             if in_context:  # the prefix renders alike alone and before a conversation: its tokens are not counted
@@ -205,14 +209,13 @@ def run_quick_evaluation(
     systems = {name: systems[name] for name in SYSTEMS if name in systems}
     results: dict[str, Any] = {"answers": str(paths["model"]), "baseline_answers": str(paths["baseline"]),
                                "systems": systems}
-    report = {"kind": "before-after", "prompts": len(chosen), "max_new_tokens": max_new_tokens,
-              "systems": systems}
+    report = {"kind": "before-after", "prompts": len(chosen), "systems": systems}
     from lima_hf.io import atomic_open
 
     with atomic_open(output_dir / "report.json") as handle:
         handle.write(json.dumps(report, indent=2) + "\n")
     with atomic_open(output_dir / "report.md") as handle:
-        handle.write("## Before and after fine-tuning\n\n" + before_after_table(systems, max_new_tokens) + "\n")
+        handle.write("## Before and after fine-tuning\n\n" + before_after_table(systems) + "\n")
     results["report"] = str(output_dir / "report.json")
     if judge:
         from lima_hf.evaluation.judges.local import TransformersJudge
@@ -235,6 +238,7 @@ def _count(system: dict, key: str, of: str = "answers") -> str:
 
 
 COLUMNS: list[tuple[str, Any]] = [
+    ("new tokens at most", lambda s: str(s["max_new_tokens"])),
     ("stops at EOT", lambda s: f"{_count(s, 'stop_eot')} ({s['stop_eot'] / max(s['answers'], 1):.0%})"),
     ("stops at another end token", lambda s: _count(s, "stop_other")),
     ("runs to the limit", lambda s: _count(s, "stop_limit")),
@@ -246,10 +250,10 @@ COLUMNS: list[tuple[str, Any]] = [
 """The before/after table's columns: ``(header, cell of one system's summary)``; a new measure is one entry."""
 
 
-def before_after_table(systems: dict[str, dict], max_new_tokens: int) -> str:
-    """Markdown table, one row per system of :data:`SYSTEMS` present in ``systems``, one column per entry of
-    :data:`COLUMNS`."""
-    lines = [f"| held-out prompts, at most {max_new_tokens} new tokens | " + " | ".join(h for h, _ in COLUMNS) + " |",
+def before_after_table(systems: dict[str, dict]) -> str:
+    """Markdown table, one row per system of :data:`SYSTEMS` present in ``systems`` (its answers to the held-out
+    prompts), one column per entry of :data:`COLUMNS`."""
+    lines = ["| system | " + " | ".join(h for h, _ in COLUMNS) + " |",
              "|---" * (len(COLUMNS) + 1) + "|"]
     for name, system in systems.items():
         lines.append(f"| {SYSTEMS.get(name, name)} | " + " | ".join(cell(system) for _, cell in COLUMNS) + " |")
