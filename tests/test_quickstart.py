@@ -192,3 +192,30 @@ def test_urial_template_puts_the_examples_before_every_conversation_and_the_loss
     # the loss counts the reply, not the examples' replies in the prefix
     assert answer_loss(model, tokenizer, [conversation], len(context)) != pytest.approx(
         answer_loss(model, tokenizer, [conversation], 0))
+
+
+def test_quickstart_on_another_base_model_folder_writes_one_table_everywhere(tiny_model, tmp_path, capsys):
+    """The quickstart's wiring on a tiny model folder (`--base_model PATH`): the table is printed, written to
+    the report files and the model card, with the URIAL row, and counts the answers on disk."""
+    from lima_hf.commands.quickstart import run_quickstart
+
+    model, tokenizer = tiny_model
+    model.save_pretrained(tmp_path / "tiny")
+    tokenizer.save_pretrained(tmp_path / "tiny")
+    out = tmp_path / "qs"
+    config = QuickstartConfig(output_dir=str(out), base_model=str(tmp_path / "tiny"), max_steps=1,
+                              num_eval_prompts=3, max_new_tokens=4, untrained_max_new_tokens=3)
+    run_quickstart(config)
+    printed = capsys.readouterr().out
+    report = json.loads((out / "evaluation" / "report.json").read_text())
+    card = (out / "model" / "README.md").read_text()
+    assert list(report["systems"]) == ["baseline", "urial", "model"] and report["prompts"] == 3
+    for name, system in report["systems"].items():
+        answers = _answers(out, name)
+        assert len(answers) == 3 and system["max_new_tokens"] == (4 if name == "model" else 3)
+        assert {k: system[k] for k in ("stop_eot", "stop_limit", "empty")} == {
+            k: stop_summary(answers)[k] for k in ("stop_eot", "stop_limit", "empty")}
+        row = f"| {SYSTEMS[name]} | " + " | ".join(cell(system) for _, cell in COLUMNS) + " |"
+        assert row in printed and row in card and row in (out / "evaluation" / "report.md").read_text()
+    assert "licence:" not in printed  # a folder of one's own: no bundled licence to name
+    assert re.search(r"Done in \d+ s \(\[1\] \d+ s, \[2\] \d+ s, \[3\] \d+ s, \[4\] \d+ s\)", printed)
