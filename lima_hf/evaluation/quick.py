@@ -117,8 +117,6 @@ def urial_messages() -> list[dict[str, str]]:
 def urial_chat_template(chat_template: str, prefix: list[dict[str, str]]) -> str:
     """``chat_template`` (the LIMA template) with ``prefix`` put before every conversation: URIAL's tuning-free
     alignment (Lin et al., 2023) as a chat template, so that any generation code applies it unchanged."""
-    import json
-
     return "{%- set messages = " + json.dumps(prefix, ensure_ascii=True) + " + messages -%}\n" + chat_template
 
 
