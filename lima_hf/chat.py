@@ -199,6 +199,18 @@ def _ensure_eot_token(tokenizer, eot_token: str, require_existing: bool) -> int:
     return token_id
 
 
+_WHITESPACE_PIECE = re.compile("[\\s\u2581\u0120\u010a\u0109\u010d]+")
+"""A vocabulary entry of whitespace only: spaces, newlines and tabs, as text or as the markers of SentencePiece
+(U+2581) and byte-level BPE (U+0120 space, U+010A newline, U+0109 tab, U+010D carriage return)."""
+
+
+def whitespace_token_ids(tokenizer) -> list[int]:
+    """Ids of the tokens that are whitespace only (``"\\n"``, ``"\\n\\n"``, a space), special tokens excluded."""
+    special = set(tokenizer.all_special_ids)
+    return sorted(i for token, i in tokenizer.get_vocab().items()
+                  if i not in special and _WHITESPACE_PIECE.fullmatch(token))
+
+
 def _ensure_pad_token(tokenizer, eot_token: str) -> bool:
     """Give the tokenizer a pad token distinct from the EOT (a collator masking padding must not mask the EOT).
 
@@ -315,6 +327,10 @@ def setup_eot_chat_format(
       ``model.generation_config.eos_token_id`` (which keeps the old EOS too), so that ``generate`` stops on it
       whether the stop id comes from the generation config or from the tokenizer (as in the
       alignment-handbook's ``generation_config.eos_token_id = tokenizer.eos_token_id``);
+    - puts every stop token and every whitespace-only token in ``model.generation_config.begin_suppress_tokens``,
+      so that ``generate`` never gives an empty reply: a base model may end its turn at once (with the scaled
+      copy, Gemma's EOT is up to 0.1 likely right after the user's EOT), and a chat model may start with the
+      newline its own format put after an end token (SmolLM2), then end (``docs/chat.md``);
     - sets a pad token (distinct from the EOT; the old EOS when there is none) on the tokenizer and the model.
 
     Calling it again changes nothing. ``model`` may be ``None`` to prepare a tokenizer alone.
@@ -351,6 +367,11 @@ def setup_eot_chat_format(
     eos_ids = _as_id_list(generation_config.eos_token_id)
     if eot_id not in eos_ids:
         generation_config.eos_token_id = [*eos_ids, eot_id]
+    # No reply is empty: it never starts with a stop token or with whitespace (LIMA's replies start with text;
+    # Whisper's generation config suppresses its EOT and the space at the start the same way).
+    suppressed = _as_id_list(generation_config.begin_suppress_tokens)
+    starts = [*_as_id_list(generation_config.eos_token_id), *whitespace_token_ids(tokenizer)]
+    generation_config.begin_suppress_tokens = [*suppressed, *sorted(set(starts) - set(suppressed))]
     config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
     config.eos_token_id = eot_id
     # The model's pad id follows the tokenizer's where it is missing, is the EOT (an embedding's padding_idx

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from lima_hf.io import InputError, atomic_open, read_json
-from lima_hf.models import BUNDLED_MODEL_NAME
+from lima_hf.models import BUNDLED_MODELS, bundled_model_for
 from lima_hf.paper import CITATION, PAPER_URL
 from lima_hf.training.checkpoints import load_trainer_state, load_training_args
 
@@ -162,15 +162,15 @@ def _existing_card_metadata(folder: Path) -> dict:
 def base_model_id(name_or_path: str | os.PathLike | None) -> str | None:
     """The Hub id of a base model given as a Hub id or a local folder, or None when it cannot be known.
 
-    The bundled model's folder is ``HuggingFaceTB/SmolLM2-135M-Instruct``; a folder of the Hub cache
+    A bundled model's folder is its Hub original (``google/gemma-3-270m``, ``HuggingFaceTB/SmolLM2-135M-Instruct``); a folder of the Hub cache
     (``.../models--org--name/snapshots/<commit>``) is ``org/name``; a folder whose ``config.json`` or model
     card names a Hub id is that id; any other local folder is None."""
     if not name_or_path:
         return None
     name = str(name_or_path).rstrip("/")
     path = Path(name)
-    if path.name == BUNDLED_MODEL_NAME:
-        return BUNDLED_BASE_MODEL
+    if bundled_model_for(path) is not None:
+        return bundled_model_for(path).hub_id
     if not path.exists():
         return name if "/" in name and is_repo_id(name) else None
     parts = path.parts
@@ -188,8 +188,8 @@ def _default_base_model(folder: Path) -> str | None:
                  adapter.get("base_model_name_or_path")):
         if isinstance(name, list):
             name = name[0] if name else None
-        if name == BUNDLED_MODEL_NAME or (isinstance(name, str) and name.rstrip("/").endswith(f"/{BUNDLED_MODEL_NAME}")):
-            return BUNDLED_BASE_MODEL
+        if isinstance(name, str) and bundled_model_for(name) is not None:
+            return bundled_model_for(name).hub_id
         if isinstance(name, str) and "/" in name and not Path(name).exists() and is_repo_id(name):
             return name
     return None
@@ -225,6 +225,8 @@ def build_model_card(
     folder = Path(folder)
     adapter = is_adapter(folder) if adapter is None else adapter
     base_model = base_model or _default_base_model(folder)
+    bundled = next((m for m in map(BUNDLED_MODELS.get, BUNDLED_MODELS.names()) if m.hub_id == base_model), None)
+    license = license or (bundled.hub_license if bundled else None)
     args = dict(training_args) if training_args is not None else load_training_args(folder)
     state = dict(trainer_state) if trainer_state is not None else load_trainer_state(folder)
     data = ModelCardData(
@@ -258,6 +260,8 @@ def build_model_card(
         "fine-tuning on about a thousand carefully curated prompt-response pairs, trained with "
         "[lima-hf](https://github.com/lima-hf/lima-hf) (TRL `SFTTrainer` with residual dropout).",
     ]
+    if bundled is not None:
+        sections.append(f"Base model licence: {bundled.licence}; the fine-tuned weights are under the same terms.")
     if datasets:
         sections.append("Training data: " + ", ".join(f"[{d}](https://huggingface.co/datasets/{d})" for d in datasets) + ".")
 

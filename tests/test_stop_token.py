@@ -144,3 +144,37 @@ def test_trl_appends_no_second_eot_to_rendered_chat_texts(tiny_model, tmp_path):
     rendered, plain = (row["input_ids"] for row in trainer.train_dataset)
     assert rendered.count(eot_id) == 2 and rendered[-2:] != [eot_id, eot_id]  # one EOT per utterance
     assert plain[-1] == eot_id and plain.count(eot_id) == 1  # plain text gets the EOT as its end
+
+
+FIRST_TOKEN_SCORES = textwrap.dedent(
+    """
+    import json, sys
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(sys.argv[1])
+    model = AutoModelForCausalLM.from_pretrained(sys.argv[1])
+    inputs = tokenizer.apply_chat_template([{"role": "user", "content": "Say hello."}], add_generation_prompt=True,
+                                           return_dict=True, return_tensors="pt")
+    out = model.generate(**inputs, max_new_tokens=2, do_sample=False, output_scores=True,
+                         return_dict_in_generate=True)
+    stops, begin = model.generation_config.eos_token_id, model.generation_config.begin_suppress_tokens
+    newline = tokenizer("a\\nb", add_special_tokens=False)["input_ids"][1]
+    print(json.dumps({"stops": stops, "newline_suppressed": newline in begin,
+                      "first": [out.scores[0][0, i].item() for i in [*stops, *begin]],
+                      "second": [out.scores[1][0, i].item() for i in stops]}))
+    """
+) + NO_LIMA
+
+
+def test_a_saved_model_never_ends_a_reply_before_its_first_token(tiny_model, tmp_path):
+    """``begin_suppress_tokens`` in the saved generation config: plain ``generate`` cannot return an empty reply
+    (a stop token, or whitespace, first)."""
+    model, tokenizer = setup_eot_chat_format(*tiny_model)
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    result = json.loads(run_fresh(FIRST_TOKEN_SCORES, tmp_path, cwd=tmp_path).strip().splitlines()[-1])
+    assert tokenizer.convert_tokens_to_ids(DEFAULT_EOT_TOKEN) in result["stops"] and len(result["stops"]) == 2
+    assert result["newline_suppressed"]
+    assert all(score == float("-inf") for score in result["first"])  # no stop token, no whitespace first
+    assert all(score > float("-inf") for score in result["second"])  # but from the second one on

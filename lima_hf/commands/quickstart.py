@@ -1,10 +1,12 @@
 """``lima-hf quickstart``: the whole LIMA pipeline on the bundled defaults, on a CPU laptop in minutes.
 
 1. build a small LIMA-style dataset from the sample raw sources shipped with lima-hf (real source formats);
-2. convert the bundled SmolLM2-135M-Instruct GGUF into a trainable model (once, cached);
-3. fine-tune it for a few dozen steps with ``LimaSFTTrainer`` (EOT chat format, residual dropout);
-4. answer a few test prompts with LIMA's sampling and judge them against the base model (a small local
-   judge: this shows the pipeline working, not a meaningful score);
+2. convert the bundled base model (Gemma 3 270M, pretrained only; or another ``--base_model``) from its GGUF
+   into a trainable model (once, cached);
+3. fine-tune it for a few dozen steps with ``LimaSFTTrainer`` (EOT chat format);
+4. answer the held-out prompts with LIMA's sampling, with the fine-tuned model, the untrained base model and
+   the untrained base model aligned in context (URIAL), and print one before/after table (also written to
+   ``evaluation/report.md`` and the model card);
 5. print where the dataset, model and outputs are.
 """
 
@@ -22,6 +24,12 @@ class QuickstartConfig:
     """Options of ``lima-hf quickstart`` (defaults: 24 steps over about 10,000 training tokens)."""
 
     output_dir: str = field(default="lima-quickstart", metadata={"help": "Folder for the dataset, model and outputs."})
+    base_model: str = field(
+        default="gemma-3-270m",
+        metadata={"help": "Model to fine-tune: a bundled model (gemma-3-270m, the pretrained-only Gemma 3 270M "
+                  "base, Gemma terms of use; SmolLM2-135M-Instruct, already instruction-tuned), a folder or a "
+                  "Hub id."},
+    )
     max_steps: int = field(default=24, metadata={"help": "Optimizer steps of the fine-tune."})
     effective_batch_size: int = field(default=2, metadata={"help": "Examples per optimizer step."})
     max_length: int = field(
@@ -57,14 +65,29 @@ class QuickstartConfig:
         },
     )
     num_eval_prompts: int = field(
-        default=11,
-        metadata={"help": "Test prompts (never trained on) to answer and judge; the quickstart has 11 (0 skips "
-                  "the evaluation)."},
+        default=15,
+        metadata={"help": "Held-out prompts (test, then validation split; never trained on) to answer; the "
+                  "quickstart has 15 (0 skips the evaluation)."},
+    )
+    urial: bool = field(
+        default=True,
+        metadata={"help": "Also answer with the untrained base model aligned in context (URIAL: a preamble and "
+                  "three example turns in the prompt), the tuning-free baseline of the table."},
+    )
+    judge: bool = field(
+        default=False,
+        metadata={"help": "Also judge the answers with the bundled SmolLM2-135M as a local judge (pairwise and "
+                  "Likert). Off by default: a 135M judge cannot tell good answers from bad."},
     )
     max_new_tokens: int = field(
         default=512,
         metadata={"help": "At most this many tokens per answer: room enough to see whether the model stops "
                   "(LIMA-style answers run to a few hundred tokens)."},
+    )
+    untrained_max_new_tokens: int = field(
+        default=256,
+        metadata={"help": "At most this many tokens per answer of the untrained arms (before, URIAL): the untrained "
+                  "base model mostly runs to the limit, and a 262k-token vocabulary makes every token costly."},
     )
     seed: int = field(default=42, metadata={"help": "Random seed of the data build, training and sampling."})
 
@@ -80,7 +103,7 @@ def training_overrides(config: QuickstartConfig) -> dict:
         "final_learning_rate": config.learning_rate / 10,
         "residual_dropout": config.residual_dropout,
         "eot_init": config.eot_init,
-        "activation_checkpointing": False,  # 135M parameters fit; recomputing activations costs a third more time
+        "activation_checkpointing": False,  # 270M parameters fit (about 7 GB); recomputing activations costs a third more time
         "save_strategy": "no",
         "logging_steps": 4,
         "report_to": "none",
@@ -90,29 +113,34 @@ def training_overrides(config: QuickstartConfig) -> dict:
     }
 
 
-def _step(number: int, total: int, text: str) -> None:
+def _step(number: int, total: int, text: str, times: list[float]) -> None:
+    times.append(time.monotonic())
     print(f"\n[{number}/{total}] {text}", flush=True)
 
 
 def run_quickstart(config: QuickstartConfig) -> dict[str, Path]:
     """Run the pipeline of :class:`QuickstartConfig`; return the path of each output."""
     from lima_hf.data.builder import build_dataset, quickstart_config_path
-    from lima_hf.models import bundled_model_path
+    from lima_hf.models import BUNDLED_MODELS, resolve_base_model
     from lima_hf.training.script import train
 
     output = Path(config.output_dir)
     total = 4 if config.num_eval_prompts > 0 else 3
-    started = time.monotonic()
+    times: list[float] = []
     paths: dict[str, Path] = {}
 
-    _step(1, total, "building the LIMA-style dataset from the bundled sample sources")
+    _step(1, total, "building the LIMA-style dataset from the bundled sample sources", times)
     paths["dataset"] = build_dataset(quickstart_config_path(), output / "dataset")
 
-    _step(2, total, "preparing the bundled base model (SmolLM2-135M-Instruct, converted from GGUF once)")
-    paths["base model"] = bundled_model_path()
+    bundled = BUNDLED_MODELS.get(config.base_model) if config.base_model in BUNDLED_MODELS else None
+    _step(2, total, f"preparing the base model {config.base_model}"
+          + (" (bundled, converted from GGUF once)" if bundled else ""), times)
+    paths["base model"] = Path(resolve_base_model(config.base_model))
     print(f"base model: {paths['base model']}")
+    if bundled is not None:
+        print(f"licence: {bundled.licence}")
 
-    _step(3, total, f"fine-tuning with LimaSFTTrainer for {config.max_steps} steps on the CPU")
+    _step(3, total, f"fine-tuning with LimaSFTTrainer for {config.max_steps} steps on the CPU", times)
     paths["model"] = train(
         str(paths["dataset"]),
         str(output / "model"),
@@ -123,26 +151,37 @@ def run_quickstart(config: QuickstartConfig) -> dict[str, Path]:
     if config.num_eval_prompts > 0:
         from lima_hf.evaluation import run_quick_evaluation
 
-        _step(4, total, f"answering {config.num_eval_prompts} test prompts and judging them against the base model")
+        _step(4, total, f"answering {config.num_eval_prompts} held-out prompts with the fine-tuned model, the "
+              "untrained base model" + (" and the base model aligned in context (URIAL)" if config.urial else ""), times)
         results = run_quick_evaluation(
             paths["model"],
             paths["dataset"],
             output / "evaluation",
+            baseline_model=paths["base model"],
+            judge=config.judge,
+            urial=config.urial,
             num_prompts=config.num_eval_prompts,
             max_new_tokens=config.max_new_tokens,
+            baseline_max_new_tokens=config.untrained_max_new_tokens,
+            split="test+validation",
             eot_init=config.eot_init,
         )
         paths["answers"] = Path(results["answers"])
-        paths["evaluation reports"] = output / "evaluation"
+        paths["evaluation report"] = output / "evaluation" / "report.md"
         _show_answers(paths["answers"])
         print(training_summary(paths["model"]))
-        print(before_after_table(results, config.max_new_tokens))
-        print(judge_note(results))
+        print("\n" + (output / "evaluation" / "report.md").read_text(encoding="utf-8").split("\n", 2)[2].rstrip())
+        if config.judge:
+            print(judge_table(results))
+            print(judge_note(results))
+        _card_with_evaluation(paths["model"], output / "evaluation")
     else:
         print(training_summary(paths["model"]))
 
+    times.append(time.monotonic())
+    steps = ", ".join(f"[{n}] {b - a:.0f} s" for n, (a, b) in enumerate(zip(times, times[1:]), 1))
     width = max(len(name) for name in paths)
-    print(f"\nDone in {time.monotonic() - started:.0f} s. Outputs:")
+    print(f"\nDone in {times[-1] - times[0]:.0f} s ({steps}). Outputs:")
     for name, path in paths.items():
         print(f"  {name.ljust(width)}  {path}")
     print(f"\nLoad the dataset:  datasets.load_dataset({str(paths['dataset'])!r})")
@@ -164,30 +203,22 @@ def training_summary(model_dir: Path) -> str:
     )
 
 
-def before_after_table(results: dict, max_new_tokens: int) -> str:
-    """Markdown table: stop rate, answer length, validation loss and judge results, before and after."""
-    before, after = results["systems"]["baseline"], results["systems"]["model"]
-    pairwise = results["pairwise"]["baselines"]["baseline"]
-    counts = pairwise["counts"]
+def judge_table(results: dict) -> str:
+    """Markdown table of the local judge's verdicts (fine-tuned against the untrained base model)."""
+    counts = results["pairwise"]["baselines"]["baseline"]["counts"]
     likert = results["likert"]["systems"]
+    return "\n".join([
+        "", "| local judge | before | after |", "|---|---|---|",
+        f"| pairwise (fine-tuned vs before) | | {counts['win']} wins, {counts['tie']} ties, {counts['loss']} losses |",
+        f"| Likert helpfulness 1-6 (mean) | {likert['baseline']['mean']:.2f} | {likert['model']['mean']:.2f} |",
+    ])
 
-    def loss(system):
-        return f"{system['validation_loss']:.3f}" if "validation_loss" in system else "n/a"
 
-    rows = [
-        (f"answers that stop by themselves (within {max_new_tokens} tokens)",
-         f"{round(before['stop_rate'] * before['answers'])}/{before['answers']} ({before['stop_rate']:.0%})",
-         f"{round(after['stop_rate'] * after['answers'])}/{after['answers']} ({after['stop_rate']:.0%})"),
-        ("mean answer length (tokens)", f"{before['mean_new_tokens']:.0f}", f"{after['mean_new_tokens']:.0f}"),
-        ("loss on the validation replies (nats/token)", loss(before), loss(after)),
-        ("local judge, pairwise (fine-tuned vs before)", "", f"{counts['win']} wins, {counts['tie']} ties, "
-         f"{counts['loss']} losses"),
-        ("local judge, Likert helpfulness 1-6 (mean)", f"{likert['baseline']['mean']:.2f}",
-         f"{likert['model']['mean']:.2f}"),
-    ]
-    lines = ["", "| | before: base model, LIMA format, untrained | after: fine-tuned |", "|---|---|---|"]
-    lines += [f"| {name} | {a} | {b} |" for name, a, b in rows]
-    return "\n".join(lines)
+def _card_with_evaluation(model_dir: Path, evaluation_dir: Path) -> None:
+    """Rewrite the model card of ``model_dir`` with the evaluation's tables."""
+    from lima_hf.model_card import build_model_card, write_model_card
+
+    write_model_card(model_dir, build_model_card(model_dir, model_dir.name, evaluation_dir=evaluation_dir))
 
 
 def judge_note(results: dict) -> str:
