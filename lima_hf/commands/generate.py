@@ -1,6 +1,7 @@
 """``lima-hf generate``: answer a prompt set in the LIMA sampling protocol.
 
     lima-hf generate --model DIR --prompts FILE --output OUT.jsonl [--split test] [--num_samples 5] ...
+        [--backend vllm --tensor_parallel_size 2 --gpu_memory_utilization 0.9 --max_model_len 4096]
 
 FILE is a dataset folder of ``lima-hf build-dataset`` (its ``--split``, default ``test``), the released LIMA
 ``test.jsonl``, or a JSONL of prompts (``prompt`` text or ``messages``). OUT gets one JSON line per prompt
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lima_hf.cli_args import CLIError, parse_args
+from lima_hf.evaluation.backends import BackendArguments
 from lima_hf.evaluation.generation import SamplingConfig
 
 
@@ -44,11 +46,12 @@ def _looks_like_path(name: str) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    args, sampling = parse_args([GenerateArguments, SamplingConfig], argv, prog="lima-hf generate")
+    args, sampling, engine = parse_args([GenerateArguments, SamplingConfig, BackendArguments], argv,
+                                        prog="lima-hf generate")
     for name in ("model", "prompts", "output"):
         if not getattr(args, name):
             raise CLIError(f"--{name} is required")
-    from lima_hf.evaluation.generation import generate_responses, load_generation_model
+    from lima_hf.evaluation.generation import generate_responses
     from lima_hf.evaluation.prompt_sets import load_prompts
 
     prompts = load_prompts(args.prompts, split=args.split, limit=args.limit)
@@ -63,14 +66,17 @@ def main(argv: list[str]) -> int:
 
     check_output_not_input(args.output, [args.prompts])
     try:
-        model, tokenizer = load_generation_model(model_path, device=args.device, dtype=args.dtype)
+        backend = engine.load(model_path, device=args.device, dtype=args.dtype)
     except OSError as err:  # not a model folder, or a Hub id that cannot be fetched (offline, private)
         raise CLIError(f"--model {args.model}: cannot load a model ({str(err).splitlines()[0]})") from err
     prompt_set = f"{args.prompts} ({args.split} split)" if Path(args.prompts).is_dir() else str(args.prompts)
-    records = generate_responses(
-        model, tokenizer, prompts, args.output, sampling, model_name=str(args.model), prompt_set=prompt_set,
-        overwrite=args.overwrite,
-    )
+    try:
+        records = generate_responses(
+            backend, None, prompts, args.output, sampling, model_name=str(args.model), prompt_set=prompt_set,
+            overwrite=args.overwrite,
+        )
+    finally:
+        backend.close()
     stopped = sum(r["finish_reason"][-1] == "length" for r in records)
     print(
         f"{len(records)} answers ({len(prompts)} prompts x {sampling.num_samples}) in {args.output}"

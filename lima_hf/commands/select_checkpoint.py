@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lima_hf.cli_args import CLIError, parse_args
+from lima_hf.evaluation.backends import BackendArguments
 from lima_hf.evaluation.generation import SamplingConfig
 from lima_hf.evaluation.judges.config import JudgeArguments, make_judge
 
@@ -47,8 +48,9 @@ class SelectCheckpointArguments:
 
 
 def main(argv: list[str]) -> int:
-    args, sampling, judge_args = parse_args(
-        [SelectCheckpointArguments, SamplingConfig, JudgeArguments], argv, prog="lima-hf select-checkpoint"
+    args, sampling, judge_args, engine = parse_args(
+        [SelectCheckpointArguments, SamplingConfig, JudgeArguments, BackendArguments], argv,
+        prog="lima-hf select-checkpoint",
     )
     for name in ("run_dir", "dev_prompts", "output_dir"):
         if not getattr(args, name) and not (name == "dev_prompts" and args.criterion == "instructions"):
@@ -70,6 +72,7 @@ def main(argv: list[str]) -> int:
         template_path=judge_args.template,
         retries=judge_args.retries,
         device=args.device,
+        backend=engine,
     )
     if selection["chosen"]:
         print(

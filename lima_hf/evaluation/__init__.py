@@ -1,9 +1,8 @@
 """Evaluation in the LIMA paper's protocol.
 
 - generation: :func:`generate_responses` (nucleus p=0.9, temperature 0.7, repetition penalty 1.2 on
-  generated tokens only via transformers' ``RepetitionPenaltyLogitsProcessor(prompt_ignore_length=...)``,
-  stop at EOT;
-  batched, resumable, several samples, multi-turn), :func:`load_prompts`;
+  generated tokens only, stop at EOT; batched, resumable, several samples, multi-turn) over a backend of
+  :data:`BACKENDS` (``transformers``, ``vllm``; :func:`load_backend`), :func:`load_prompts`;
 - protocols (:data:`PROTOCOLS`, one module each): pairwise (both orders, disagreement = tie; position bias,
   order agreement, length-controlled win rate), likert (1-6), absolute (Fail/Pass/Excellent), multi-turn
   (each turn rated), instructions (verifiable, checked by code: no judge); :func:`evaluate` runs one by
@@ -25,6 +24,8 @@ _LAZY = {
     "SamplingConfig": "lima_hf.evaluation.generation",
     "generate_responses": "lima_hf.evaluation.generation",
     "load_generation_model": "lima_hf.evaluation.generation",
+    "BACKENDS": "lima_hf.evaluation.backends",
+    "load_backend": "lima_hf.evaluation.backends",
     "load_prompts": "lima_hf.evaluation.prompt_sets",
     "load_responses": "lima_hf.evaluation.responses",
     "JUDGES": "lima_hf.evaluation.judges",

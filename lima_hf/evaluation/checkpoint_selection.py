@@ -21,11 +21,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from lima_hf.evaluation.generation import (
-    SamplingConfig,
-    generate_responses,
-    load_generation_model,
-)
+from lima_hf.evaluation.backends import BackendArguments
+from lima_hf.evaluation.generation import SamplingConfig, generate_responses
 from lima_hf.evaluation.judges.base import LabelsPending
 from lima_hf.evaluation.prompt_sets import load_prompts
 from lima_hf.evaluation.protocols.likert import run_likert
@@ -62,11 +59,11 @@ def find_checkpoints(run_dir: str | os.PathLike, min_epoch: float = 5, max_epoch
     return chosen
 
 
-def _load(checkpoint: dict, run_dir: Path, device: str | None):
+def _load(checkpoint: dict, run_dir: Path, device: str | None, engine: BackendArguments):
     path = Path(checkpoint["path"])
     has_tokenizer = any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json"))
     # older Trainer versions save the tokenizer only with the final model
-    return load_generation_model(path, device=device, tokenizer_path=None if has_tokenizer else run_dir)
+    return engine.load(path, tokenizer=None if has_tokenizer else run_dir, device=device)
 
 
 CRITERIA = ("likert", "instructions")
@@ -88,13 +85,15 @@ def select_checkpoint(
     retries: int = 2,
     device: str | None = None,
     progress: bool = True,
+    backend: BackendArguments | None = None,
 ) -> dict[str, Any]:
     """Answer and grade the dev prompts with each checkpoint in range; write ``selection.json``/``.md`` and
     ``checkpoints.png`` in ``output_dir`` and return the selection (``chosen`` is ``None`` until graded).
 
     ``criterion``: ``"likert"`` (the paper: the judge's mean helpfulness on ``dev_prompts``) or
     ``"instructions"`` (no judge: prompt-level strict instruction accuracy on ``dev_prompts``, an
-    IFEval-schema JSONL, ``None`` for the bundled set)."""
+    IFEval-schema JSONL, ``None`` for the bundled set).
+    ``backend`` chooses the generation backend and its engine options (default: transformers)."""
     if criterion not in CRITERIA:
         raise InputError(f"unknown checkpoint-selection criterion {criterion!r} (choose from {', '.join(CRITERIA)})")
     run_dir, output_dir = Path(run_dir), Path(output_dir)
@@ -112,9 +111,13 @@ def select_checkpoint(
         path = output_dir / "answers" / f"{checkpoint['name']}.jsonl"
         if progress:
             print(f"{checkpoint['name']} (epoch {checkpoint['epoch']:g}): answering {len(prompts)} dev prompts")
-        model, tokenizer = _load(checkpoint, run_dir, device)
-        generate_responses(model, tokenizer, prompts, path, sampling, model_name=checkpoint["path"], progress=progress)
-        del model
+        generator = _load(checkpoint, run_dir, device, backend or BackendArguments())
+        try:
+            generate_responses(generator, None, prompts, path, sampling, model_name=checkpoint["path"],
+                               progress=progress)
+        finally:
+            generator.close()
+        del generator
         gc.collect()
         answers[checkpoint["name"]] = path
     selection: dict[str, Any] = {

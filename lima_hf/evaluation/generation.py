@@ -1,25 +1,30 @@
 """Answer prompts in LIMA's sampling protocol: batched, resumable, several samples, multi-turn.
 
 The paper samples with nucleus p=0.9 and temperature 0.7, a repetition penalty of 1.2 on previously
-generated tokens (transformers' ``RepetitionPenaltyLogitsProcessor`` with ``prompt_ignore_length`` = the
-prompt's length),
-at most 2,048 new tokens, stopping at the end-of-turn token (listed in the model's
-``generation_config.eos_token_id`` by ``lima_hf.chat.setup_eot_chat_format``).
+generated tokens only (not the prompt), at most 2,048 new tokens, stopping at the end-of-turn token (listed
+in the model's ``generation_config.eos_token_id`` by ``lima_hf.chat.setup_eot_chat_format``).
 
-Prompts are batched with left padding after sorting by length (so a batch wastes little padding), and
-every finished answer is appended to the output JSONL at once: an interrupted run resumes where it
-stopped and recomputes nothing. A multi-turn prompt is answered turn by turn, each generated answer
-becoming the context of the next user turn.
+This module is the driver, the same for every backend (:mod:`lima_hf.evaluation.backends`: ``transformers``
+or ``vllm``): prompts are batched after sorting by length, and every finished answer is appended to the
+output JSONL at once, so an interrupted run resumes where it stopped and recomputes nothing. A multi-turn
+prompt is answered turn by turn, each generated answer becoming the context of the next user turn.
 """
 
 from __future__ import annotations
 
 import os
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from lima_hf.evaluation.backends import GenerationBackend
+from lima_hf.evaluation.backends.transformers_backend import (
+    TransformersBackend,
+    load_generation_model,
+)
 from lima_hf.evaluation.resumable import ResumableJsonl
+
+__all__ = ["SamplingConfig", "generate_responses", "load_generation_model"]
 
 
 @dataclass
@@ -35,38 +40,55 @@ class SamplingConfig:
         default=2048, metadata={"help": "At most this many new tokens per answer (LIMA: 2048)."}
     )
     num_samples: int = field(default=1, metadata={"help": "Answers sampled per prompt (the paper's ablations: 5)."})
-    batch_size: int = field(
-        default=8, metadata={"help": "Prompts generated together (left padding, sorted by length)."}
+    batch_size: int | None = field(
+        default=None,
+        metadata={"help": "Prompts generated together, sorted by length (default: 8 with transformers, 256 with "
+                  "vllm, which schedules them itself); answers are saved batch by batch."},
     )
     seed: int = field(default=0, metadata={"help": "Random seed; each batch is seeded from it and its first prompt."})
 
 
-def load_generation_model(model_path: str | os.PathLike, device: str | None = None, dtype: str = "auto",
-                          tokenizer_path: str | os.PathLike | None = None):
-    """``(model, tokenizer)`` from a folder or Hub id, in eval mode, on ``device`` (default: CUDA if present); the
-    tokenizer from ``tokenizer_path`` when given (:func:`load_tokenizer`)."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    from lima_hf.chat import load_tokenizer
-
-    tokenizer = load_tokenizer(tokenizer_path or model_path)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(device).eval()
-    return model, tokenizer
-
-
-def _stop_ids(model, tokenizer) -> list[int]:
-    configured = model.generation_config.eos_token_id
-    ids = configured if isinstance(configured, list) else [configured]
-    ids = [i for i in ids if i is not None]
-    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
-        ids.append(tokenizer.eos_token_id)
-    return ids
-
-
 def _key(prompt_id: str, sample: int) -> tuple[str, int]:
     return (str(prompt_id), int(sample))
+
+
+def _seed(config: SamplingConfig, job: dict[str, Any], depth: int) -> int:
+    return config.seed + zlib.crc32(f"{job['prompt']['id']}|{job['sample']}|{depth}".encode())
+
+
+def _answer_turn(backend: GenerationBackend, jobs: list[dict[str, Any]], depth: int, config: SamplingConfig):
+    """Answer user turn ``depth`` of ``jobs`` in batches of ``config.batch_size`` (longest prompts first, so a
+    batch wastes little padding); yields each batch's jobs once their answers are appended."""
+    prompts = []
+    for job in jobs:
+        job["messages"].append({"role": "user", "content": job["prompt"]["turns"][depth]})
+        prompts.append(backend.prompt_ids(job["messages"]))
+    order = sorted(range(len(jobs)), key=lambda i: -len(prompts[i]))
+    for start in range(0, len(order), config.batch_size):
+        chunk = order[start : start + config.batch_size]
+        answers = backend.generate([prompts[i] for i in chunk], config, [_seed(config, jobs[i], depth) for i in chunk])
+        for index, answer in zip(chunk, answers):
+            job = jobs[index]
+            job["messages"].append({"role": "assistant", "content": answer.text})
+            for key in ("finish_reason", "stop_token", "new_tokens"):
+                job[key].append(getattr(answer, key))
+        yield [jobs[i] for i in chunk]
+
+
+def _record(job: dict[str, Any], model_name: str, config: SamplingConfig, prompt_set: str | None) -> dict[str, Any]:
+    return {
+        "id": job["prompt"]["id"],
+        "sample": job["sample"],
+        "prompt": job["prompt"]["turns"][0],
+        "response": job["messages"][-1]["content"],
+        "messages": job["messages"],
+        "finish_reason": job["finish_reason"],
+        "stop_token": job["stop_token"],
+        "new_tokens": job["new_tokens"],
+        "model": str(model_name),
+        "sampling": asdict(config),
+        **({"prompt_set": prompt_set} if prompt_set else {}),
+    }
 
 
 def generate_responses(
@@ -83,27 +105,26 @@ def generate_responses(
 ) -> list[dict[str, Any]]:
     """Answer ``prompts`` (``{"id", "turns"}`` dicts, see :func:`~lima_hf.evaluation.prompt_sets.load_prompts`).
 
+    ``model`` is a transformers model (with its ``tokenizer``) or a backend of
+    :func:`~lima_hf.evaluation.backends.load_backend` (``tokenizer`` is then ``None``).
     Writes one JSON line per prompt and sample to ``output_path`` as soon as it is finished, skipping those
     already there. Returns the records of ``prompts`` in order: ``id``, ``sample``, ``prompt`` (the first
     user turn), ``response`` (the last answer), ``messages`` (the whole conversation), ``finish_reason``
     (``"eos"`` or ``"length"``, per turn), ``stop_token`` (per turn: the text of the token that ended the
-    answer, e.g. ``"<|eot|>"`` or another end token, ``None`` at the token limit), ``new_tokens`` (per turn), ``model``, ``sampling``, when given,
-    ``prompt_set`` (which prompts these are, e.g. ``"data/lima (test split)"``; reports quote it), and
-    ``produced_by`` (model path, revision, weights digest, chat template hash and sampling settings): an
-    output made with other settings is refused (:class:`~lima_hf.evaluation.resumable.SettingsChangedError`),
-    or started anew with ``overwrite=True``.
+    answer, e.g. ``"<|eot|>"`` or another end token, ``None`` at the token limit), ``new_tokens`` (per turn),
+    ``model``, ``sampling``, when given, ``prompt_set`` (which prompts these are, e.g. ``"data/lima (test
+    split)"``; reports quote it), and ``produced_by`` (model path, revision, weights digest, chat template hash,
+    backend and its version, sampling settings): an output made with other settings is refused
+    (:class:`~lima_hf.evaluation.resumable.SettingsChangedError`), or started anew with ``overwrite=True``.
     """
-    import torch
     from tqdm.auto import tqdm
-    from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
 
+    backend = model if isinstance(model, GenerationBackend) else TransformersBackend(model, tokenizer)
     config = config or SamplingConfig()
-    if getattr(tokenizer, "chat_template", None) is None:
-        raise ValueError("the tokenizer has no chat template: prepare the model with lima_hf.setup_eot_chat_format")
-    from lima_hf.models import model_fingerprint
-
+    if config.batch_size is None:
+        config = replace(config, batch_size=backend.default_batch_size)
     settings = {k: v for k, v in asdict(config).items() if k != "batch_size"}  # batch size: speed, not results
-    output = ResumableJsonl(output_path, {**model_fingerprint(model, tokenizer), "sampling": settings},
+    output = ResumableJsonl(output_path, {**backend.fingerprint(), "sampling": settings},
                             overwrite=overwrite, what="answers")
     done = {_key(r["id"], r["sample"]) for r in output.records}
     jobs = [
@@ -112,87 +133,14 @@ def generate_responses(
         for sample in range(config.num_samples)
         if _key(prompt["id"], sample) not in done
     ]
-    model_name = model_name or getattr(model, "name_or_path", None) or type(model).__name__
-    stop_ids = _stop_ids(model, tokenizer)
-    padding_side, pad_token = tokenizer.padding_side, tokenizer.pad_token
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    bar = tqdm(
-        total=sum(len(j["prompt"]["turns"]) for j in jobs), unit="answer", desc="generating", disable=not progress
-    )
-    try:
+    model_name = model_name or backend.model_name
+    with tqdm(total=sum(len(j["prompt"]["turns"]) for j in jobs), unit="answer", desc="generating",
+              disable=not progress) as bar:
         for depth in range(max((len(j["prompt"]["turns"]) for j in jobs), default=0)):
             active = [j for j in jobs if len(j["prompt"]["turns"]) > depth]
-            texts = []
-            for job in active:
-                job["messages"].append({"role": "user", "content": job["prompt"]["turns"][depth]})
-                texts.append(
-                    tokenizer.apply_chat_template(job["messages"], add_generation_prompt=True, tokenize=False)
-                )
-            lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
-            order = sorted(range(len(active)), key=lambda i: -lengths[i])
-            for start in range(0, len(order), config.batch_size):
-                chunk = order[start : start + config.batch_size]
-                batch = tokenizer(
-                    [texts[i] for i in chunk], add_special_tokens=False, padding=True, return_tensors="pt"
-                )
-                batch = batch.to(model.device)
-                prompt_length = batch["input_ids"].shape[1]
-                first = active[chunk[0]]
-                torch.manual_seed(
-                    config.seed + zlib.crc32(f"{first['prompt']['id']}|{first['sample']}|{depth}".encode())
-                )
-                sampling = (
-                    {"do_sample": True, "top_p": config.top_p, "temperature": config.temperature, "top_k": 0}
-                    if config.temperature > 0
-                    else {"do_sample": False}
-                )
-                with torch.inference_mode():
-                    generated = model.generate(
-                        **batch,
-                        **sampling,
-                        max_new_tokens=config.max_new_tokens,
-                        repetition_penalty=1.0,
-                        logits_processor=LogitsProcessorList(  # generated tokens only, as in the paper
-                            [RepetitionPenaltyLogitsProcessor(
-                                float(config.repetition_penalty), prompt_ignore_length=prompt_length
-                            )]
-                        ),
-                        eos_token_id=stop_ids,
-                        pad_token_id=tokenizer.pad_token_id,
-                    )
-                finished = []
-                for row, index in enumerate(chunk):
-                    job = active[index]
-                    new = generated[row, prompt_length:].tolist()
-                    stop = next((n for n, token in enumerate(new) if token in stop_ids), None)
-                    tokens = new if stop is None else new[: stop + 1]
-                    answer = tokenizer.decode(tokens, skip_special_tokens=True).strip()
-                    job["messages"].append({"role": "assistant", "content": answer})
-                    job["finish_reason"].append("length" if stop is None else "eos")
-                    job["stop_token"].append(None if stop is None else tokenizer.convert_ids_to_tokens(new[stop]))
-                    job["new_tokens"].append(len(tokens))
-                    if depth == len(job["prompt"]["turns"]) - 1:
-                        finished.append(
-                            {
-                                "id": job["prompt"]["id"],
-                                "sample": job["sample"],
-                                "prompt": job["prompt"]["turns"][0],
-                                "response": answer,
-                                "messages": job["messages"],
-                                "finish_reason": job["finish_reason"],
-                                "stop_token": job["stop_token"],
-                                "new_tokens": job["new_tokens"],
-                                "model": str(model_name),
-                                "sampling": asdict(config),
-                                **({"prompt_set": prompt_set} if prompt_set else {}),
-                            }
-                        )
-                output.append(finished)
-                bar.update(len(chunk))
-    finally:
-        bar.close()
-        tokenizer.padding_side, tokenizer.pad_token = padding_side, pad_token
+            for batch in _answer_turn(backend, active, depth, config):
+                output.append([_record(j, model_name, config, prompt_set) for j in batch
+                               if len(j["prompt"]["turns"]) == depth + 1])
+                bar.update(len(batch))
     by_key = {_key(r["id"], r["sample"]): r for r in output.records}
     return [by_key[_key(p["id"], s)] for p in prompts for s in range(config.num_samples)]
