@@ -85,7 +85,9 @@ def test_stops_at_the_end_of_turn_token(chat_model, tmp_path):
     records = generate_responses(
         model, tokenizer, PROMPTS[:2], tmp_path / "out.jsonl", SamplingConfig(max_new_tokens=8), progress=False
     )
-    assert all(r["finish_reason"] == ["eos"] and r["new_tokens"] == [1] and r["response"] == "" for r in records)
+    # the end token is suppressed at the reply's first position (no empty replies), so it ends the second one
+    assert all(r["finish_reason"] == ["eos"] and r["stop_token"] == ["<|eot|>"] and r["new_tokens"] == [2]
+               and r["response"] for r in records)
 
 
 def test_resume_after_interruption_recomputes_nothing(chat_model, tmp_path):
