@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lima_hf.chat import load_tokenizer
+from lima_hf.errors import LimaError
 from lima_hf.io import InputError, read_json
 from lima_hf.model_card import (  # the card's public names, importable from lima_hf.hub as before
     ADAPTER_TAGS,
@@ -69,7 +70,7 @@ __all__ = [
 ]
 
 
-class HubPushError(RuntimeError):
+class HubPushError(LimaError, RuntimeError):
     """A push failed (network, permissions, server); the message says what happened and how to resume."""
 
 

@@ -30,17 +30,13 @@ from typing import Any
 
 import yaml
 
+from lima_hf.errors import InputError, OutputRefusedError  # noqa: F401 - importable from here as before
+
 OUTPUT_MARK = ".lima-hf-output.json"
 _STAGING = ".lima-hf-staging-"
 _ASIDE = ".lima-hf-old-"
 
 
-class InputError(ValueError):
-    """Bad input data; the message names the file and the line or record."""
-
-
-class OutputRefusedError(InputError):
-    """An output would replace or delete something lima-hf did not write, or one of the inputs."""
 
 
 # --------------------------------------------------------------------------- permissions
