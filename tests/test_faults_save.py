@@ -82,3 +82,17 @@ def test_a_tokenizer_path_that_does_not_exist_is_one_line(tiny_dir, capsys):
     err = capsys.readouterr().err
     assert code == 1 and "/nonexistent: no such tokenizer folder" in err and len(err.strip().splitlines()) == 1, err
     assert snapshot(tiny_dir) == before and not (tiny_dir / "built").exists()
+
+
+def test_generate_refuses_a_prompt_longer_than_the_context_and_answers_the_others(tiny_dir, capsys):
+    prompts = tiny_dir / "prompts.jsonl"
+    prompts.write_text(json.dumps({"id": "short1", "prompt": "Hi?"}) + "\n"
+                       + json.dumps({"id": "huge", "prompt": "word " * 5000}) + "\n"  # over the tiny model's 4,096
+                       + json.dumps({"id": "short2", "prompt": "Hello?"}) + "\n")
+    before = snapshot(tiny_dir / "model", prompts)
+    code, err = _generate(tiny_dir / "model", tiny_dir, capsys)
+    last = err.strip().splitlines()[-1]
+    assert code == 1 and "longer than the model's context of 4,096 tokens" in last and "id 'huge'" in last, err
+    answered = [json.loads(line)["id"] for line in (tiny_dir / "answers.jsonl").read_text().splitlines()]
+    assert sorted(answered) == ["short1", "short2"]
+    assert snapshot(tiny_dir / "model", prompts) == before

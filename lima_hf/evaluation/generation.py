@@ -121,6 +121,8 @@ def generate_responses(
     bar = tqdm(
         total=sum(len(j["prompt"]["turns"]) for j in jobs), unit="answer", desc="generating", disable=not progress
     )
+    context = getattr(model.config, "max_position_embeddings", None)
+    refused = []  # (id, sample, tokens) of prompts longer than the model's context: not answered, named at the end
     try:
         for depth in range(max((len(j["prompt"]["turns"]) for j in jobs), default=0)):
             active = [j for j in jobs if len(j["prompt"]["turns"]) > depth]
@@ -131,6 +133,13 @@ def generate_responses(
                     tokenizer.apply_chat_template(job["messages"], add_generation_prompt=True, tokenize=False)
                 )
             lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+            if context:
+                fits = [i for i, n in enumerate(lengths) if n < context]
+                for i in sorted(set(range(len(active))) - set(fits)):
+                    refused.append((active[i]["prompt"]["id"], active[i]["sample"], lengths[i]))
+                    jobs.remove(active[i])
+                    bar.update(len(active[i]["prompt"]["turns"]) - depth)
+                active, texts, lengths = [active[i] for i in fits], [texts[i] for i in fits], [lengths[i] for i in fits]
             order = sorted(range(len(active)), key=lambda i: -lengths[i])
             for start in range(0, len(order), config.batch_size):
                 chunk = order[start : start + config.batch_size]
@@ -194,5 +203,13 @@ def generate_responses(
     finally:
         bar.close()
         tokenizer.padding_side, tokenizer.pad_token = padding_side, pad_token
+    if refused:
+        from lima_hf.io import InputError
+
+        shown = ", ".join(f"id {pid!r} sample {sample} ({tokens:,} tokens)" for pid, sample, tokens in refused[:5])
+        raise InputError(
+            f"{len(refused)} prompt(s) longer than the model's context of {context:,} tokens were not answered: "
+            f"{shown}{' and more' if len(refused) > 5 else ''}; the other answers are saved in {output_path}"
+        )
     by_key = {_key(r["id"], r["sample"]): r for r in output.records}
     return [by_key[_key(p["id"], s)] for p in prompts for s in range(config.num_samples)]
