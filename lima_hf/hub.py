@@ -179,7 +179,7 @@ def _card_data_files(folder: Path) -> list[str]:
     files = set()
     for splits in dataset_folder_configs(folder).values():
         for paths in splits.values():
-            for path in map(lambda p: Path(os.path.abspath(p)), paths):
+            for path in (Path(os.path.abspath(p)) for p in paths):
                 if root not in path.parents:
                     raise InputError(f"{folder / 'README.md'}: the card names {path}, outside the folder")
                 files.add(path.relative_to(root).as_posix())

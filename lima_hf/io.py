@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from lima_hf.errors import InputError, OutputRefusedError  # noqa: F401 - importable from here as before
+from lima_hf.errors import InputError, OutputRefusedError
 
 OUTPUT_MARK = ".lima-hf-output.json"
 _STAGING = ".lima-hf-staging-"

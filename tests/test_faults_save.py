@@ -18,9 +18,8 @@ def tiny_dir(tmp_path, tiny_model):
     model.save_pretrained(tmp_path / "model")
     tokenizer.save_pretrained(tmp_path / "model")
     (tmp_path / "prompts.jsonl").write_text(json.dumps({"id": "p1", "prompt": "Hi?"}) + "\n")
-    with open(tmp_path / "train.jsonl", "w") as handle:
-        for i in range(2):
-            handle.write(json.dumps({"conversations": [f"What is {i}?", "An answer. " * 3], "source": "s"}) + "\n")
+    (tmp_path / "train.jsonl").write_text("".join(
+        json.dumps({"conversations": [f"What is {i}?", "An answer. " * 3], "source": "s"}) + "\n" for i in range(2)))
     return tmp_path
 
 
@@ -36,9 +35,9 @@ def test_a_final_save_killed_midway_leaves_no_half_model_and_the_next_run_comple
     from lima_hf.training import train
     from lima_hf.training.script import FINAL_STAGING
 
-    options = dict(model_name_or_path=str(tiny_dir / "model"), use_cpu=True, bf16=False, report_to="none",
-                   disable_tqdm=True, per_device_train_batch_size=2, effective_batch_size=2, max_steps=1,
-                   max_length=64, save_strategy="no")
+    options = {"model_name_or_path": str(tiny_dir / "model"), "use_cpu": True, "bf16": False, "report_to": "none",
+               "disable_tqdm": True, "per_device_train_batch_size": 2, "effective_batch_size": 2, "max_steps": 1,
+               "max_length": 64, "save_strategy": "no"}
     output = tiny_dir / "out"
     save = PreTrainedTokenizerBase.save_pretrained
 
