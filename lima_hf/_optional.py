@@ -2,8 +2,10 @@
 
 import importlib
 
+from lima_hf.errors import ConfigError
 
-class MissingExtraError(ImportError):
+
+class MissingExtraError(ConfigError, ImportError):
     """An optional dependency is missing; the message names the ``pip install`` line that fixes it."""
 
 

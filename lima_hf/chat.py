@@ -439,7 +439,7 @@ def load_tokenizer(path: str | os.PathLike):
     check_tokenizer_source(path)
     try:
         return AutoTokenizer.from_pretrained(path, trust_remote_code=False)
-    except Exception as err:  # noqa: BLE001 - one line naming the folder, whatever transformers raised
+    except Exception as err:  # one line naming the folder, whatever transformers raised
         raise InputError(f"{path}: the tokenizer does not load ({type(err).__name__}: "
                          f"{' '.join(str(err).split())[:300]})") from err
 

@@ -11,17 +11,8 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from lima_hf._optional import MissingExtraError
-from lima_hf.errors import ConfigError
-from lima_hf.io import InputError
+from lima_hf.errors import ConfigError, LimaError
 from lima_hf.redaction import redact, redacted_output
-
-# Errors raised by lima-hf's own modules that mean "this input, endpoint or upload failed", not "a bug":
-# (module, class name); looked up only in modules already imported, so none is imported for this.
-_KNOWN_ERRORS = (
-    ("lima_hf.evaluation.judges.base", "JudgeUnavailableError"),
-    ("lima_hf.hub", "HubPushError"),
-)
 
 # name -> (module with a ``main(argv) -> int``, one-line help). Modules are imported only when run.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -48,14 +39,6 @@ def _usage() -> str:
         f"commands:\n{rows}\n\n"
         "Run `lima-hf <command> --help` for a command's options."
     )
-
-
-def _known(err: BaseException) -> bool:
-    for module, name in _KNOWN_ERRORS:
-        cls = getattr(sys.modules.get(module), name, None)
-        if cls is not None and isinstance(err, cls):
-            return True
-    return False
 
 
 def log_dir() -> Path:
@@ -127,7 +110,7 @@ def _run(name: str, rest: list[str], debug: bool) -> int:
     try:
         module = importlib.import_module(COMMANDS[name][0])
         return int(module.main(rest) or 0)
-    except (ConfigError, MissingExtraError) as err:  # usage errors, CLIError included
+    except ConfigError as err:  # usage errors: CLIError and MissingExtraError included
         print(f"lima-hf {name}: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -135,12 +118,12 @@ def _run(name: str, rest: list[str], debug: bool) -> int:
         return 130
     except SystemExit:
         raise
+    except LimaError as err:  # bad input, refused output, unavailable judge, failed push: the errors.py family
+        print(f"lima-hf {name}: error: {_one_line(err)}", file=sys.stderr)
+        if debug:
+            print(redact("".join(traceback.format_exception(type(err), err, err.__traceback__))), file=sys.stderr)
+        return 1
     except Exception as err:
-        if isinstance(err, InputError) or _known(err):
-            print(f"lima-hf {name}: error: {_one_line(err)}", file=sys.stderr)
-            if debug:
-                print(redact("".join(traceback.format_exception(type(err), err, err.__traceback__))), file=sys.stderr)
-            return 1
         if debug:
             print(redact("".join(traceback.format_exception(type(err), err, err.__traceback__))), file=sys.stderr)
             print(f"lima-hf {name}: unexpected error: {type(err).__name__}: {_one_line(err)}", file=sys.stderr)

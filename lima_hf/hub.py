@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lima_hf.chat import load_tokenizer
+from lima_hf.errors import LimaError
 from lima_hf.io import InputError, read_json
 from lima_hf.model_card import (  # the card's public names, importable from lima_hf.hub as before
     ADAPTER_TAGS,
@@ -69,7 +70,7 @@ __all__ = [
 ]
 
 
-class HubPushError(RuntimeError):
+class HubPushError(LimaError, RuntimeError):
     """A push failed (network, permissions, server); the message says what happened and how to resume."""
 
 
@@ -178,7 +179,7 @@ def _card_data_files(folder: Path) -> list[str]:
     files = set()
     for splits in dataset_folder_configs(folder).values():
         for paths in splits.values():
-            for path in map(lambda p: Path(os.path.abspath(p)), paths):
+            for path in (Path(os.path.abspath(p)) for p in paths):
                 if root not in path.parents:
                     raise InputError(f"{folder / 'README.md'}: the card names {path}, outside the folder")
                 files.add(path.relative_to(root).as_posix())

@@ -30,17 +30,13 @@ from typing import Any
 
 import yaml
 
+from lima_hf.errors import InputError, OutputRefusedError
+
 OUTPUT_MARK = ".lima-hf-output.json"
 _STAGING = ".lima-hf-staging-"
 _ASIDE = ".lima-hf-old-"
 
 
-class InputError(ValueError):
-    """Bad input data; the message names the file and the line or record."""
-
-
-class OutputRefusedError(InputError):
-    """An output would replace or delete something lima-hf did not write, or one of the inputs."""
 
 
 # --------------------------------------------------------------------------- permissions
@@ -129,9 +125,30 @@ def _tree_files(folder: Path) -> list[str]:
     )
 
 
+def check_writable(path: str | os.PathLike) -> None:
+    """Refuse, before any work, an output that cannot be written: under a file, or in a folder where no file can
+    be made (``/proc``, read-only or immutable). Probed by making and removing a temporary file in the nearest
+    existing folder, since permission bits do not tell (root, immutable flags, read-only mounts)."""
+    path = Path(os.path.abspath(path))
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputRefusedError(f"{path}: {parent} is a file, not a folder; choose another output")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".lima-hf-probe-", dir=parent)
+    except OSError as err:
+        raise OutputRefusedError(f"{path}: cannot write in {parent} ({err.strerror or err}); choose another output"
+                                 ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 def check_replaceable_folder(folder: str | os.PathLike) -> None:
-    """Refuse (:class:`OutputRefusedError`) unless ``folder`` is absent, empty, or holds only what lima-hf wrote."""
+    """Refuse (:class:`OutputRefusedError`) unless ``folder`` is absent, empty, or holds only what lima-hf wrote,
+    and can be written (:func:`check_writable`)."""
     folder = Path(folder)
+    check_writable(folder)
     if not folder.exists() and not folder.is_symlink():
         return
     if folder.is_symlink() or not folder.is_dir():
@@ -155,8 +172,9 @@ def check_replaceable_folder(folder: str | os.PathLike) -> None:
 
 
 def check_replaceable_file(path: str | os.PathLike) -> None:
-    """Refuse to replace an existing file that lima-hf did not write."""
+    """Refuse to replace an existing file that lima-hf did not write, or a path that cannot be written."""
     path = Path(path)
+    check_writable(path)
     if path.is_dir():
         raise OutputRefusedError(f"{path}: is a folder; expected a file path")
     if path.exists() and not owned_by_lima_hf(path):

@@ -53,12 +53,10 @@ def register_environment_secrets() -> None:
     for name, value in os.environ.items():
         if _SECRET_VARIABLE.search(name.upper()) and len(value) >= 8:
             register_secret(value)
-    try:
+    with contextlib.suppress(Exception):  # no huggingface_hub, or an unreadable token file: nothing to register
         from huggingface_hub import get_token
 
         register_secret(get_token())
-    except Exception:  # noqa: BLE001 - no huggingface_hub, or an unreadable token file: nothing to register
-        pass
 
 
 class _RedactingStream:

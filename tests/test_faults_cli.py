@@ -181,3 +181,30 @@ def test_build_dataset_into_a_non_dataset_folder(tmp_path, capsys):
     assert main(["build-dataset", "--dataset_config", str(quickstart_config_path()), "--output", str(tmp_path / "out")]) == 1
     assert "refusing to replace it" in _err_line(capsys)
     assert snapshot(tmp_path) == before
+
+
+def test_every_lima_hf_error_derives_from_the_one_base():
+    """Every class named ``*Error`` in lima_hf derives from lima_hf.errors.LimaError (the CLI catches that base)."""
+    import ast
+    import importlib
+    from pathlib import Path
+
+    from lima_hf.errors import ConfigError, LimaError
+
+    root = Path(__file__).resolve().parent.parent / "lima_hf"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = [node.name for node in tree.body if isinstance(node, ast.ClassDef) and node.name.endswith("Error")]
+        if names:
+            module = importlib.import_module(".".join(path.relative_to(root.parent).with_suffix("").parts))
+            found += [(module.__name__, name, getattr(module, name)) for name in names]
+    assert len(found) >= 8
+    for module, name, cls in found:
+        assert issubclass(cls, LimaError), f"{module}.{name}"
+    from lima_hf._optional import MissingExtraError
+
+    assert issubclass(MissingExtraError, ConfigError) and issubclass(MissingExtraError, ImportError)
+    import lima_hf.cli
+
+    assert "_KNOWN_ERRORS" not in vars(lima_hf.cli)  # no lookup by class name

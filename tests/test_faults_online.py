@@ -38,9 +38,8 @@ def inputs(tmp_path_factory, bundled_tokenizer):
     write_dataset_folder(root / "ds", {"default": {"train": [record]}}, "---\nlicense: cc-by-4.0\n---\n# ds\n")
     (root / "prompts.jsonl").write_text(json.dumps({"id": "p1", "prompt": "Hi?"}) + "\n")
     (root / "answers.jsonl").write_text(json.dumps({"id": "p1", "prompt": "Hi?", "response": "Hello."}) + "\n")
-    with open(root / "train.jsonl", "w") as handle:
-        for i in range(4):
-            handle.write(json.dumps({"conversations": [f"What is {i}?", "An answer. " * 3], "source": "s"}) + "\n")
+    (root / "train.jsonl").write_text("".join(
+        json.dumps({"conversations": [f"What is {i}?", "An answer. " * 3], "source": "s"}) + "\n" for i in range(4)))
     return root
 
 
@@ -70,7 +69,7 @@ def test_no_command_prints_the_token_online_against_an_echoing_endpoint(inputs, 
         env = {**online_env(tmp_path, url), "OPENAI_API_KEY": API_KEY}
         argv = [arg.replace("{url}", url) for arg in _commands(inputs, out)[command]]
         done = subprocess.run([sys.executable, "-m", "lima_hf.cli", *argv], env=env, capture_output=True, text=True,
-                              timeout=600, cwd=tmp_path)
+                              timeout=600, cwd=tmp_path, check=False)
     printed = done.stdout + done.stderr
     expected = 1 if command.startswith("push") or command == "evaluate" else 0  # the endpoint refuses the token
     assert done.returncode == expected, printed[-3000:]

@@ -332,3 +332,29 @@ def test_leftovers_of_the_earlier_layout_are_cleaned_and_a_lost_target_restored(
     io.recover(tmp_path / "lima")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lima"]
     assert (tmp_path / "lima" / "README.md").read_text() == "previous build"
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "proc"])
+def test_an_output_that_cannot_be_written_fails_at_the_start_in_one_line(tmp_path, capsys, where):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("mine")
+    output = blocker / "built" if where == "under_a_file" else "/proc/lima-hf-out/built"
+    before = snapshot(tmp_path)
+    code, err = _build(output, capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert ("is a file, not a folder" if where == "under_a_file" else "cannot write in /proc") in err
+    assert "curating" not in err  # refused before any source was read
+    assert snapshot(tmp_path) == before
+
+
+def test_generate_refuses_an_output_under_a_file_before_loading(tmp_path, capsys):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("mine")
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"id": "1", "prompt": "Hi"}) + "\n")
+    before = snapshot(tmp_path)
+    code = main(["generate", "--model", "bundled", "--prompts", str(prompts), "--output",
+                 str(blocker / "answers.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 1 and "is a file, not a folder" in err and len(err.strip().splitlines()) == 1, err
+    assert snapshot(tmp_path) == before

@@ -18,9 +18,8 @@ def tiny_dir(tmp_path, tiny_model):
     model.save_pretrained(tmp_path / "model")
     tokenizer.save_pretrained(tmp_path / "model")
     (tmp_path / "prompts.jsonl").write_text(json.dumps({"id": "p1", "prompt": "Hi?"}) + "\n")
-    with open(tmp_path / "train.jsonl", "w") as handle:
-        for i in range(2):
-            handle.write(json.dumps({"conversations": [f"What is {i}?", "An answer. " * 3], "source": "s"}) + "\n")
+    (tmp_path / "train.jsonl").write_text("".join(
+        json.dumps({"conversations": [f"What is {i}?", "An answer. " * 3], "source": "s"}) + "\n" for i in range(2)))
     return tmp_path
 
 
@@ -36,9 +35,9 @@ def test_a_final_save_killed_midway_leaves_no_half_model_and_the_next_run_comple
     from lima_hf.training import train
     from lima_hf.training.script import FINAL_STAGING
 
-    options = dict(model_name_or_path=str(tiny_dir / "model"), use_cpu=True, bf16=False, report_to="none",
-                   disable_tqdm=True, per_device_train_batch_size=2, effective_batch_size=2, max_steps=1,
-                   max_length=64, save_strategy="no")
+    options = {"model_name_or_path": str(tiny_dir / "model"), "use_cpu": True, "bf16": False, "report_to": "none",
+               "disable_tqdm": True, "per_device_train_batch_size": 2, "effective_batch_size": 2, "max_steps": 1,
+               "max_length": 64, "save_strategy": "no"}
     output = tiny_dir / "out"
     save = PreTrainedTokenizerBase.save_pretrained
 
@@ -82,3 +81,17 @@ def test_a_tokenizer_path_that_does_not_exist_is_one_line(tiny_dir, capsys):
     err = capsys.readouterr().err
     assert code == 1 and "/nonexistent: no such tokenizer folder" in err and len(err.strip().splitlines()) == 1, err
     assert snapshot(tiny_dir) == before and not (tiny_dir / "built").exists()
+
+
+def test_generate_refuses_a_prompt_longer_than_the_context_and_answers_the_others(tiny_dir, capsys):
+    prompts = tiny_dir / "prompts.jsonl"
+    prompts.write_text(json.dumps({"id": "short1", "prompt": "Hi?"}) + "\n"
+                       + json.dumps({"id": "huge", "prompt": "word " * 5000}) + "\n"  # over the tiny model's 4,096
+                       + json.dumps({"id": "short2", "prompt": "Hello?"}) + "\n")
+    before = snapshot(tiny_dir / "model", prompts)
+    code, err = _generate(tiny_dir / "model", tiny_dir, capsys)
+    last = err.strip().splitlines()[-1]
+    assert code == 1 and "longer than the model's context of 4,096 tokens" in last and "id 'huge'" in last, err
+    answered = [json.loads(line)["id"] for line in (tiny_dir / "answers.jsonl").read_text().splitlines()]
+    assert sorted(answered) == ["short1", "short2"]
+    assert snapshot(tiny_dir / "model", prompts) == before

@@ -62,9 +62,10 @@ def main(argv: list[str]) -> int:
         model_path = bundled_model_path()
     elif _looks_like_path(model_path) and not Path(model_path).is_dir():
         raise CLIError(f"--model {model_path}: no such model folder")
-    from lima_hf.io import check_output_not_input
+    from lima_hf.io import check_output_not_input, check_writable
 
     check_output_not_input(args.output, [args.prompts])
+    check_writable(args.output)
     try:
         backend = engine.load(model_path, device=args.device, dtype=args.dtype)
     except OSError as err:  # not a model folder, or a Hub id that cannot be fetched (offline, private)

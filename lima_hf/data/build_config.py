@@ -184,6 +184,11 @@ def parse_build_config(
         )
     if config.on_error not in ("raise", "skip"):
         raise InputError(f"{path}:{_line(nodes, 'on_error')}: on_error must be raise or skip")
+    for key, kind in (("seed", int), ("name", str), ("pretty_name", str), ("tokenizer", str)):
+        value = getattr(config, key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise InputError(f"{path}:{_line(nodes, key)}: {key} must be {'an integer' if kind is int else 'a string'}"
+                             f", not {value!r}")
     if config.manifest:
         config.manifest = _resolve(config.manifest, base)
     if isinstance(config.decontaminate, str) or not all(isinstance(p, str) for p in config.decontaminate):

@@ -17,6 +17,7 @@ import zlib
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from lima_hf.errors import InputError
 from lima_hf.evaluation.backends import GenerationBackend
 from lima_hf.evaluation.backends.transformers_backend import (
     TransformersBackend,
@@ -58,12 +59,17 @@ def _seed(config: SamplingConfig, job: dict[str, Any], depth: int) -> int:
 
 def _answer_turn(backend: GenerationBackend, jobs: list[dict[str, Any]], depth: int, config: SamplingConfig):
     """Answer user turn ``depth`` of ``jobs`` in batches of ``config.batch_size`` (longest prompts first, so a
-    batch wastes little padding); yields each batch's jobs once their answers are appended."""
+    batch wastes little padding); yields each batch's jobs once their answers are appended. A job whose prompt
+    does not fit the model's context is marked ``refused`` (its token count) and not answered."""
     prompts = []
     for job in jobs:
         job["messages"].append({"role": "user", "content": job["prompt"]["turns"][depth]})
         prompts.append(backend.prompt_ids(job["messages"]))
-    order = sorted(range(len(jobs)), key=lambda i: -len(prompts[i]))
+    context = backend.context_length
+    for index, job in enumerate(jobs):
+        if context is not None and len(prompts[index]) >= context:
+            job["refused"] = len(prompts[index])
+    order = sorted((i for i in range(len(jobs)) if "refused" not in jobs[i]), key=lambda i: -len(prompts[i]))
     for start in range(0, len(order), config.batch_size):
         chunk = order[start : start + config.batch_size]
         answers = backend.generate([prompts[i] for i in chunk], config, [_seed(config, jobs[i], depth) for i in chunk])
@@ -137,10 +143,18 @@ def generate_responses(
     with tqdm(total=sum(len(j["prompt"]["turns"]) for j in jobs), unit="answer", desc="generating",
               disable=not progress) as bar:
         for depth in range(max((len(j["prompt"]["turns"]) for j in jobs), default=0)):
-            active = [j for j in jobs if len(j["prompt"]["turns"]) > depth]
+            active = [j for j in jobs if len(j["prompt"]["turns"]) > depth and "refused" not in j]
             for batch in _answer_turn(backend, active, depth, config):
                 output.append([_record(j, model_name, config, prompt_set) for j in batch
                                if len(j["prompt"]["turns"]) == depth + 1])
                 bar.update(len(batch))
+            bar.update(sum(len(j["prompt"]["turns"]) - depth for j in active if "refused" in j))
+    refused = [j for j in jobs if "refused" in j]
+    if refused:
+        shown = ", ".join(f"id {j['prompt']['id']!r} sample {j['sample']} ({j['refused']:,} tokens)" for j in refused[:5])
+        raise InputError(
+            f"{len(refused)} prompt(s) longer than the model's context of {backend.context_length:,} tokens were not "
+            f"answered: {shown}{' and more' if len(refused) > 5 else ''}; the other answers are saved in {output_path}"
+        )
     by_key = {_key(r["id"], r["sample"]): r for r in output.records}
     return [by_key[_key(p["id"], s)] for p in prompts for s in range(config.num_samples)]

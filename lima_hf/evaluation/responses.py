@@ -27,7 +27,7 @@ def load_responses(path: str | os.PathLike) -> list[dict[str, Any]]:
     """Records ``{"id", "sample", "prompt", "response"}`` (and ``messages``, ``prompt_set``, ``finish_reason``, ``stop_token`` when the file has them) of a
     response file (``id`` may be ``None``)."""
     path = Path(path)
-    records, samples = [], {}
+    records, samples, seen = [], {}, {}
     for line, obj in read_jsonl(path):
         where = f"{path}:{line}"
         if not isinstance(obj, dict):
@@ -51,7 +51,14 @@ def load_responses(path: str | os.PathLike) -> list[dict[str, Any]]:
         group = prompt_id if prompt_id is not None else prompt.strip()
         sample = int(obj["sample"]) if isinstance(obj.get("sample"), int) else samples.get(group, 0)
         samples[group] = sample + 1
+        if (group, sample) in seen:
+            first_line, first = seen[(group, sample)]
+            if (first["prompt"], first["response"]) != (prompt, response):
+                raise InputError(f"{where}: a second, different answer for {'id' if prompt_id else 'prompt'} "
+                                 f"{group!r} sample {sample} (the first is at line {first_line}); keep one")
+            continue  # the same answer twice: counted once
         record = {"id": prompt_id, "sample": sample, "prompt": prompt, "response": response}
+        seen[(group, sample)] = (line, record)
         if messages and all(isinstance(m, dict) and {"role", "content"} <= m.keys() for m in messages):
             record["messages"] = messages
         if isinstance(obj.get("prompt_set"), str):
@@ -113,6 +120,12 @@ def align(
             text = (record["prompt"] or "").strip()
             oth.setdefault(text_to_id.get(text, text or str(record["id"])), []).append(record)
         oth = {k: sorted(v, key=lambda r: r["sample"]) for k, v in oth.items()}
+    if by_id:
+        for key, group in ref.items():
+            mine, theirs = (group[0]["prompt"] or "").strip(), (oth.get(key, [{}])[0].get("prompt") or "").strip()
+            if mine and theirs and mine != theirs:
+                raise InputError(f"{other_name} answers another prompt under id {key!r} than {reference_name} "
+                                 f"({theirs[:60]!r} vs {mine[:60]!r}); both must answer the same prompt set")
     missing = [k for k in ref if k not in oth]
     extra = [k for k in oth if k not in ref]
     if missing or extra:

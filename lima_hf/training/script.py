@@ -73,7 +73,35 @@ def _train_split(data, name: str, where: str):
         raise InputError(f"{where}: split '{name}' has no 'messages' column")
     if len(split) == 0:
         raise InputError(f"{where}: split '{name}' is empty")
+    ids = split["id"] if "id" in split.column_names else [None] * len(split)
+    for index, (record_id, messages) in enumerate(zip(ids, split["messages"])):
+        check_training_messages(messages, f"{where}: split '{name}' record {index + 1}"
+                                + (f" (id {record_id!r})" if record_id not in (None, "") else ""))
     return split.select_columns(["messages"])
+
+
+def check_training_messages(messages, where: str) -> None:
+    """A conversation LIMA's chat template can train on: system turns first (optional), then user and assistant
+    turns alternating from a user turn, at least one assistant turn and none empty; else an
+    :class:`~lima_hf.io.InputError` starting with ``where`` (the record) that says what is wrong."""
+    roles = [turn.get("role") for turn in messages or []]
+    unknown = sorted({str(role) for role in roles} - {"system", "user", "assistant"})
+    if unknown:
+        raise InputError(f"{where}: role(s) {', '.join(map(repr, unknown))}; turns are 'system', 'user' or "
+                         "'assistant' (rename e.g. human -> user, gpt -> assistant)")
+    lead = next((index for index, role in enumerate(roles) if role != "system"), len(roles))
+    if "system" in roles[lead:]:
+        raise InputError(f"{where}: a system turn after the conversation started; put it first")
+    turns = messages[lead:]
+    for position, turn in enumerate(turns):
+        expected = "user" if position % 2 == 0 else "assistant"
+        if turn["role"] != expected:
+            raise InputError(f"{where}: turn {position + 1} is {turn['role']!r}, expected {expected!r} (turns "
+                             "alternate user, assistant, starting with user)")
+        if expected == "assistant" and not str(turn.get("content") or "").strip():
+            raise InputError(f"{where}: assistant turn {position // 2 + 1} is empty; there is nothing to learn")
+    if len(turns) < 2:
+        raise InputError(f"{where}: no assistant turn; there is nothing to learn")
 
 
 def load_splits(script_args: LimaScriptArguments, with_eval: bool):

@@ -70,6 +70,7 @@ class GenerationBackend:
 
     name: str = ""
     default_batch_size: int = 8
+    context_length: int | None = None  # the longest prompt + answer the model takes, in tokens (None: unknown)
 
     def __init__(self, tokenizer, stop_ids: list[int], model_name: str):
         if getattr(tokenizer, "chat_template", None) is None:

@@ -65,6 +65,7 @@ class TransformersBackend(GenerationBackend):
         name = getattr(model, "name_or_path", None) or type(model).__name__
         super().__init__(tokenizer, stop_ids(model.generation_config, tokenizer), name)
         self.model = model
+        self.context_length = getattr(model.config, "max_position_embeddings", None)
 
     @classmethod
     def load(cls, model_path: str | os.PathLike, tokenizer: str | os.PathLike | None = None,

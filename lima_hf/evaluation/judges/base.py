@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lima_hf.errors import LimaError
 
-class JudgeUnavailableError(RuntimeError):
+
+class JudgeUnavailableError(LimaError, RuntimeError):
     """The judge cannot answer (endpoint down, rate-limited past the retry budget, bad credentials)."""
 
 
