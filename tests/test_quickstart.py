@@ -219,3 +219,19 @@ def test_quickstart_on_another_base_model_folder_writes_one_table_everywhere(tin
         assert row in printed and row in card and row in (out / "evaluation" / "report.md").read_text()
     assert "licence:" not in printed  # a folder of one's own: no bundled licence to name
     assert re.search(r"Done in \d+ s \(\[1\] \d+ s, \[2\] \d+ s, \[3\] \d+ s, \[4\] \d+ s\)", printed)
+
+
+def test_base_model_choices_name_bundled_models_folders_or_hub_ids(tmp_path):
+    from lima_hf.errors import ConfigError
+    from lima_hf.model_card import base_model_id
+    from lima_hf.models import BUNDLED_MODELS, bundled_model_for, resolve_base_model
+
+    assert BUNDLED_MODELS.names()[0] == QuickstartConfig.base_model == "gemma-3-270m"
+    gemma = BUNDLED_MODELS["gemma-3-270m"]
+    assert (gemma.hub_id, gemma.hub_license, gemma.instruction_tuned) == ("google/gemma-3-270m", "gemma", False)
+    assert "Gemma terms of use" in gemma.licence and BUNDLED_MODELS["SmolLM2-135M-Instruct"].instruction_tuned
+    assert resolve_base_model(str(tmp_path)) == str(tmp_path) and resolve_base_model("org/model") == "org/model"
+    assert bundled_model_for(tmp_path / "cache" / "gemma-3-270m") is gemma and bundled_model_for(tmp_path) is None
+    assert base_model_id(str(tmp_path / "gemma-3-270m")) == "google/gemma-3-270m"
+    with pytest.raises(ConfigError, match="unknown bundled model 'gemma'.*gemma-3-270m"):
+        BUNDLED_MODELS.get("gemma")
