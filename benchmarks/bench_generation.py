@@ -77,8 +77,11 @@ def bench_backends(args) -> dict:
     prompts = _prompts(args)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, options, batch_size in (("vllm", {"max_model_len": 2048}, None),
-                                          ("transformers", {}, args.batch_size)):
+        vllm_options = {"max_model_len": 2048, "dtype": args.dtype}
+        if args.enforce_eager:
+            vllm_options["enforce_eager"] = True
+        for name, options, batch_size in (("vllm", vllm_options, None),
+                                          ("transformers", {"dtype": args.dtype}, args.batch_size)):
             start = time.perf_counter()
             backend = load_backend(name, model, **options)
             load_seconds = time.perf_counter() - start
@@ -178,6 +181,8 @@ def main() -> None:
     parser.add_argument("--skip_judge", action="store_true", help="skip the judge part")
     parser.add_argument("--vllm", action="store_true", help="also vLLM vs transformers (the vllm extra)")
     parser.add_argument("--model", help="model of the vLLM vs transformers part (default: the bundled one)")
+    parser.add_argument("--dtype", default="auto", help="weights dtype of both backends (CPU: float32 is fairest)")
+    parser.add_argument("--enforce_eager", action="store_true", help="vllm: no torch.compile / CUDA graphs")
     args = parser.parse_args()
     import torch
 

@@ -86,7 +86,7 @@ def test_same_penalised_logits_on_a_fixed_step(backends):
     from vllm.inputs import TokensPrompt
 
     hf, engine = backends
-    step = 12
+    step = 6
     prompt = hf.prompt_ids([{"role": "user", "content": PROMPTS[2]["turns"][0]}])
     params = engine.sampling_params(SamplingConfig(temperature=0.0, max_new_tokens=step + 1), seed=0)
     params.logprobs = -1
@@ -111,13 +111,13 @@ def test_same_penalised_logits_on_a_fixed_step(backends):
 def test_both_backends_stop_at_eot_with_the_same_records(backends, tmp_path):
     hf, engine = backends
     records = {
-        name: generate_responses(backend, None, PROMPTS, tmp_path / f"{name}.jsonl", GREEDY, progress=False)
+        name: generate_responses(backend, None, PROMPTS[:2], tmp_path / f"{name}.jsonl", GREEDY, progress=False)
         for name, backend in (("transformers", hf), ("vllm", engine))
     }
     for name, answers in records.items():
         turns = [(reason, token) for r in answers for reason, token in zip(r["finish_reason"], r["stop_token"])]
         assert all(token == (DEFAULT_EOT_TOKEN if reason == "eos" else None) for reason, token in turns), name
-        assert [reason for reason, _ in turns[:3]] == ["eos"] * 3, (name, answers)  # the short ones stop at EOT
+        assert [reason for reason, _ in turns] == ["eos"] * 3, (name, answers)  # all three answers stop at EOT
         assert all(r["produced_by"]["backend"]["name"] == name for r in answers)
     schema = {name: [{key: type(value).__name__ for key, value in r.items()} for r in answers]
               for name, answers in records.items()}
