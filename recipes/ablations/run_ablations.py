@@ -60,8 +60,9 @@ class Scan:
     """The commands of a scan, in order; runs them (or prints them with ``dry_run``)."""
 
     def __init__(self, scan: dict, work_dir: Path, launcher: str, judge_args: list[str], train_args: list[str],
-                 dry_run: bool, test_prompts: Path | None = None):
+                 dry_run: bool, test_prompts: Path | None = None, generate_args: list[str] = ()):
         self.scan, self.work, self.launcher = scan, work_dir, launcher
+        self.generate_args = list(generate_args)  # generation options of select-checkpoint and generate
         self.judge_args, self.train_args, self.dry_run = judge_args, train_args, dry_run
         self.test_prompts = test_prompts or self.dataset(scan["test_set"])
 
@@ -102,7 +103,8 @@ class Scan:
     def select(self, data_config: Path) -> None:
         output = self.selection(data_config)
         self.run([*LIMA_HF, "select-checkpoint", "--run_dir", self.model(data_config), "--dev_prompts",
-                  self.dataset(data_config), "--output_dir", output, *self.judge_args], skip_if=output / "selection.json")
+                  self.dataset(data_config), "--output_dir", output, *self.generate_args, *self.judge_args],
+                 skip_if=output / "selection.json")
 
     def chosen_checkpoint(self, data_config: Path) -> str:
         selection = self.selection(data_config) / "selection.json"
@@ -125,7 +127,7 @@ class Scan:
     def generate(self, data_config: Path) -> None:
         self.run([*LIMA_HF, "generate", "--model", self.chosen_checkpoint(data_config), "--prompts",
                   self.test_prompts, "--split", "test", "--num_samples", str(self.scan.get("num_samples", 5)),
-                  "--output", self.answers(data_config)])
+                  "--output", self.answers(data_config), *self.generate_args])
 
     def evaluate(self, study: str, arms: dict[str, Path]) -> None:
         responses = [f"{arm}={self.answers(data_config)}" for arm, data_config in arms.items()]
@@ -147,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS), help="steps to run")
     parser.add_argument("--train_arg", action="append", default=[], metavar="OPTION",
                         help="an extra `lima-hf train` argument, e.g. --train_arg=--num_train_epochs --train_arg=5")
+    parser.add_argument("--generate_arg", action="append", default=[], metavar="OPTION",
+                        help="an extra generation argument of select-checkpoint and generate, e.g. "
+                        "--generate_arg=--backend --generate_arg=vllm --generate_arg=--tensor_parallel_size=2")
     parser.add_argument("--test_prompts", type=Path, default=None,
                         help="the prompts every arm is scored on (default: the test split of the scan's test_set, "
                              "built once); e.g. the released LIMA test.jsonl")
@@ -159,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown study {', '.join(unknown)} (the scan has {', '.join(scan['studies'])})")
     runner = Scan(scan, args.work_dir.resolve(), args.launcher, judge_args, args.train_arg, args.dry_run,
-                  args.test_prompts and args.test_prompts.resolve())
+                  args.test_prompts and args.test_prompts.resolve(), generate_args=args.generate_arg)
     datasets = list(dict.fromkeys(path for study in studies for path in scan["studies"][study].values()))
     for step in ("build", "train", "select", "generate"):
         if step in args.steps:
