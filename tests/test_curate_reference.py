@@ -2,7 +2,7 @@
 
 ``tests/data/curate_reference.sha256`` holds the SHA-256 of every records, rejections and extras file that
 lima-hf 0d5ea2f (before issue #24) wrote for the runs below, on the real dumps in ``../shared/data`` and the
-bundled quickstart samples. Any change of a record, a rejection, a reason code or a detail shows up here.
+bundled quickstart samples (the quickstart build's train and test Parquet files re-recorded after #26 left the refusals out of its manifest and tagged the harmful test prompt; its rejection logs are the pre-#24 ones). Any change of a record, a rejection, a reason code or a detail shows up here.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from lima_hf.cli import main
 from lima_hf.evaluation.stats import length_controlled_win_rate
 
 
-def _shim_missing_modules():
+def _shim_missing_modules(monkeypatch):
     """AlpacaEval 0.6.6 imports ``pkg_resources`` (gone from setuptools >= 81) for two version helpers, and
     FastChat's MT-Bench module imports the ``anthropic`` SDK for its Claude judge at import time. Neither is
     used by the readers tested here; stand-ins let them import without changing the environment's setuptools."""
@@ -25,11 +25,11 @@ def _shim_missing_modules():
         shim = types.ModuleType("pkg_resources")
         shim.parse_version = parse
         shim.get_distribution = lambda name: types.SimpleNamespace(version=version(name))
-        sys.modules["pkg_resources"] = shim
+        monkeypatch.setitem(sys.modules, "pkg_resources", shim)  # undone after the test
     try:
         import anthropic  # noqa: F401
     except ImportError:
-        sys.modules["anthropic"] = types.ModuleType("anthropic")
+        monkeypatch.setitem(sys.modules, "anthropic", types.ModuleType("anthropic"))
 
 
 @pytest.fixture
@@ -51,8 +51,8 @@ def answers(tmp_path):
     return path
 
 
-def test_alpaca_eval_reads_the_exported_model_outputs(answers, tmp_path):
-    _shim_missing_modules()
+def test_alpaca_eval_reads_the_exported_model_outputs(answers, tmp_path, monkeypatch):
+    _shim_missing_modules(monkeypatch)
     pytest.importorskip("alpaca_eval", reason="alpaca-eval is in the test extra")
     from alpaca_eval.utils import load_or_convert_to_dataframe
 
@@ -64,8 +64,8 @@ def test_alpaca_eval_reads_the_exported_model_outputs(answers, tmp_path):
     assert frame["instruction"].tolist()[1] == "Draft an email asking for feedback."
 
 
-def test_fastchat_reads_the_exported_mt_bench_answers(answers, tmp_path):
-    _shim_missing_modules()
+def test_fastchat_reads_the_exported_mt_bench_answers(answers, tmp_path, monkeypatch):
+    _shim_missing_modules(monkeypatch)
     pytest.importorskip("fastchat", reason="fschat is in the test extra")
     from fastchat.llm_judge.common import load_model_answers
 
@@ -102,11 +102,11 @@ def _fixed_pairs():
     return pairs
 
 
-def test_length_control_matches_alpaca_eval_2_glm_on_a_fixed_example():
+def test_length_control_matches_alpaca_eval_2_glm_on_a_fixed_example(monkeypatch):
     """AlpacaEval 2's own featurisation and fit (``length_controlled_minimal``: tanh of the standardised
     character-length difference plus an intercept; its default adds AlpacaEval's per-instruction difficulty,
     which only exists for its 805 instructions), against ``length_controlled_win_rate``."""
-    _shim_missing_modules()
+    _shim_missing_modules(monkeypatch)
     pytest.importorskip("alpaca_eval", reason="alpaca-eval is in the test extra")
     pytest.importorskip("sklearn")
     import pandas as pd

@@ -150,7 +150,11 @@ def test_fine_tuned_base_model_answers_and_ends_its_turn_in_plain_transformers(q
     assert sum(not r["reply"].strip() for r in tuned) <= 1, shown
     assert sum(is_refusal(r["reply"]) for n, r in enumerate(tuned) if n not in harmful) <= 1, shown
     assert all("<|eot|>" not in r["reply"] for r in tuned)
-    assert sum(r["stop"] is not None for r in untrained) <= 0.2 * len(untrained), [r["tokens"] for r in untrained]
+    # LIMA's turn end is what training teaches: the untrained base reaches <|eot|> on at most 20%. (It does end
+    # its text with its own <eos> on most prompts, 13 of 15 in CI's run of 2026-12-03, so "stops at all" would
+    # not tell the two apart.)
+    assert sum(r["stop"] == "eot" for r in untrained) <= 0.2 * len(untrained), [(r["stop"], r["tokens"])
+                                                                                for r in untrained]
 
 
 def test_quickstart_rejects_an_unknown_eot_init(capsys):
