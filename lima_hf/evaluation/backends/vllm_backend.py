@@ -41,6 +41,8 @@ class VLLMBackend(GenerationBackend):
     def __init__(self, llm, model_path: str, tokenizer, generation_config=None):
         super().__init__(tokenizer, stop_ids(generation_config, tokenizer), str(model_path))
         self.llm = llm
+        self.begin_suppress = list(getattr(generation_config, "begin_suppress_tokens", None) or [])
+        self.context_length = llm.llm_engine.model_config.max_model_len
 
     @classmethod
     def load(cls, model_path: str | os.PathLike, tokenizer: str | os.PathLike | None = None, dtype: str = "auto",
@@ -82,14 +84,14 @@ class VLLMBackend(GenerationBackend):
         """The ``vllm.SamplingParams`` of one prompt: LIMA's sampling with ``seed``."""
         from vllm import SamplingParams
 
-        from lima_hf.evaluation.backends.vllm_penalty import PENALTY_KEY
+        from lima_hf.evaluation.backends.vllm_penalty import BEGIN_SUPPRESS_KEY, PENALTY_KEY
 
         nucleus = {"temperature": config.temperature, "top_p": config.top_p} if config.temperature > 0 else {
             "temperature": 0.0}
         return SamplingParams(
             **nucleus, top_k=0, max_tokens=config.max_new_tokens, seed=seed, repetition_penalty=1.0,
             stop_token_ids=self.stop_ids, skip_special_tokens=True,
-            extra_args={PENALTY_KEY: float(config.repetition_penalty)},
+            extra_args={PENALTY_KEY: float(config.repetition_penalty), BEGIN_SUPPRESS_KEY: self.begin_suppress},
         )
 
     def generate(self, prompts: list[list[int]], config, seeds: list[int]) -> list[Answer]:
