@@ -119,6 +119,7 @@ def test_the_cli_guard_redacts_whatever_any_library_prints_or_logs(tmp_path, mon
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     monkeypatch.setenv("LIMA_HF_LOG_DIR", str(tmp_path / "logs"))
     caplog.set_level(logging.INFO)
+    factory = logging.getLogRecordFactory()  # not always LogRecord: importing ray installs its own
     with pytest.warns(UserWarning):
         code = cli.main(["noisy"])
     out = capfd.readouterr()
@@ -129,4 +130,4 @@ def test_the_cli_guard_redacts_whatever_any_library_prints_or_logs(tmp_path, mon
         assert seen in printed, seen
     assert TOKEN not in printed and NOISE not in printed
     assert all(TOKEN not in p.read_text() for p in (tmp_path / "logs").iterdir())
-    assert logging.getLogRecordFactory() is logging.LogRecord  # restored after the command
+    assert logging.getLogRecordFactory() is factory  # restored after the command
