@@ -166,3 +166,19 @@ def test_greedy_when_temperature_is_zero(chat_model, tmp_path):
         progress=False,
     )
     assert first[0]["response"] == second[0]["response"]
+
+
+@pytest.mark.parametrize("scale", [0.3, 3.0, 12.0])
+def test_nucleus_warper_keeps_the_tokens_transformers_keeps(scale):
+    """The candidate-first nucleus filter gives TopPLogitsWarper's mask, flat (whole-sort path) or peaked."""
+    import torch
+    from transformers import TopPLogitsWarper
+
+    from lima_hf.evaluation.backends.transformers_backend import NucleusLogitsWarper
+
+    generator = torch.Generator().manual_seed(0)
+    scores = torch.randn(6, 50_000, generator=generator) * scale
+    expected = TopPLogitsWarper(0.9)(None, scores.clone())
+    got = NucleusLogitsWarper(0.9, candidates=256)(None, scores.clone())
+    assert torch.equal(torch.isinf(expected), torch.isinf(got))
+    assert torch.equal(expected[~torch.isinf(expected)], got[~torch.isinf(got)])

@@ -16,14 +16,17 @@ from lima_hf.cli import main
 from lima_hf.commands.quickstart import QuickstartConfig
 from lima_hf.evaluation.quick import (
     COLUMNS,
+    INSTRUCTIONS_PREFIX,
     SYSTEMS,
     answer_loss,
     before_after_table,
     is_refusal,
     stop_summary,
     urial_chat_template,
+    instruction_subset,
     urial_messages,
 )
+from lima_hf.evaluation.protocols.instruction_following import score_instructions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,9 +43,11 @@ def quickstart(tmp_path_factory):
     return out, capture.stdout
 
 
-def _answers(out, system):
+def _answers(out, system, instructions=False):
+    """The answers on disk to the held-out prompts (or to the instruction prompts)."""
     path = out / "evaluation" / "answers" / f"{system}.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    return [r for r in records if r["id"].startswith(INSTRUCTIONS_PREFIX) == instructions]
 
 
 @pytest.mark.slow
@@ -69,6 +74,10 @@ def test_quickstart_table_report_and_model_card_agree_with_the_answers_on_disk(q
                    "max_new_tokens": answers[0]["sampling"]["max_new_tokens"]}
         assert {k: system[k] for k in recount} == pytest.approx(recount)  # the report counts what is on disk
         assert recount["stop_eot"] == sum(a["stop_token"][-1] == "<|eot|>" for a in answers)
+        followed = score_instructions(_answers(out, name, instructions=True),
+                                      instruction_subset(defaults.instruction_prompts))
+        assert system["instructions"]["prompts"] == defaults.instruction_prompts == followed["prompts"]
+        assert system["instructions"]["prompt_strict"] == followed["prompt_strict"]
         row = f"| {SYSTEMS[name]} | " + " | ".join(cell(system) for _, cell in COLUMNS) + " |"
         assert row in table and row in printed and row in card, row
     assert "URIAL" in table
@@ -175,7 +184,7 @@ def test_stop_summary_tells_end_tokens_limit_empty_replies_and_refusals_apart():
                        "harmless": 4, "refused_harmless": 1, "mean_new_tokens": pytest.approx(528 / 5)}
     assert is_refusal("I'm sorry, but I cannot do that.") and not is_refusal("I can take the train at six.")
     table = before_after_table({"model": {**summary, "max_new_tokens": 512}})
-    assert table.splitlines()[2] == f"| {SYSTEMS['model']} | 512 | 3/5 (60%) | 1/5 | 1/5 | 1/5 | 1/4 | 106 | n/a |"
+    assert table.splitlines()[2] == f"| {SYSTEMS['model']} | 512 | 3/5 (60%) | 1/5 | 1/5 | 1/5 | 1/4 | 106 | n/a | n/a |"
     assert len(table.splitlines()[0].split("|")) == len(COLUMNS) + 3
 
 
@@ -217,6 +226,7 @@ def test_quickstart_on_another_base_model_folder_writes_one_table_everywhere(tin
     for name, system in report["systems"].items():
         answers = _answers(out, name)
         assert len(answers) == 3 and system["max_new_tokens"] == (4 if name == "model" else 3)
+        assert len(_answers(out, name, instructions=True)) == system["instructions"]["prompts"] == 10
         assert {k: system[k] for k in ("stop_eot", "stop_limit", "empty")} == {
             k: stop_summary(answers)[k] for k in ("stop_eot", "stop_limit", "empty")}
         row = f"| {SYSTEMS[name]} | " + " | ".join(cell(system) for _, cell in COLUMNS) + " |"

@@ -267,3 +267,18 @@ def test_transformers_wsd_schedule_matches_the_floor_only_without_warmup():
             assert wsd == pytest.approx(ours)
         else:
             assert ours[0] == 0.0 and wsd[0] == pytest.approx(1e-6) and wsd[warmup:] == pytest.approx(ours[warmup:])
+
+
+def test_frozen_embeddings_stay_put_while_the_layers_train(tiny_model, tmp_path):
+    model, tokenizer = tiny_model
+    trainer = LimaSFTTrainer(model, cpu_config(tmp_path, train_embeddings=False, num_train_epochs=1,
+                                               save_strategy="no", learning_rate=1e-3),
+                             train_dataset=conversations(8), processing_class=tokenizer)
+    embeddings = trainer.model.get_input_embeddings().weight
+    before = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
+    assert not embeddings.requires_grad
+    trainer.train()
+    after = dict(trainer.model.named_parameters())
+    frozen = [name for name in before if torch.equal(before[name], after[name].detach())]
+    embedding_names = {name for name, p in after.items() if p is embeddings or p is trainer.model.get_output_embeddings().weight}
+    assert set(frozen) == embedding_names, frozen  # every other weight moved

@@ -158,6 +158,7 @@ def run_quick_evaluation(
     baseline_max_new_tokens: int | None = None,
     split: str = "test",
     eot_init: str = "eos",
+    instruction_prompts: int = 0,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Answer ``num_prompts`` prompts (default: all) of the ``split`` of ``prompts`` (``+`` joins splits, e.g.
@@ -165,6 +166,12 @@ def run_quick_evaluation(
     ``urial``, with the baseline given URIAL's in-context prefix (:func:`urial_messages`); then, when
     ``judge``, judge model against baseline with a local ``judge_model`` (default: the bundled SmolLM2) in
     ``choice`` mode: pairwise preference (both orders) and Likert helpfulness.
+
+    ``instruction_prompts``: each system also answers that many of the bundled verifiable-instruction prompts
+    (:func:`instruction_subset`, in the same batch and at the same token limits; their records' ids start with
+    ``instructions/``) and the table gains their judge-free accuracy
+    (:func:`~lima_hf.evaluation.protocols.instruction_following.score_instructions`, lm-eval's checkers: the
+    ``ifeval`` extra); the other columns count the held-out prompts only.
 
     ``baseline_max_new_tokens`` (default ``max_new_tokens``) caps the answers of the untrained arms, which
     mostly run to the limit. A baseline without LIMA's chat format answers in it, its new EOT row started as ``eot_init`` says: it is
@@ -183,19 +190,30 @@ def run_quick_evaluation(
     baseline_model = baseline_model or bundled_model_path()
     chosen = [p for name in split.split("+") for p in load_prompts(prompts, split=name)][:num_prompts]
     harmful = _harmful_ids(prompts)
+    instructions = instruction_subset(instruction_prompts) if instruction_prompts else []
     validation = _validation_conversations(prompts)
     arms = [("baseline", baseline_model, False), *([("urial", baseline_model, True)] if urial else []),
             ("model", model, False)]
     paths, systems = {}, {}
     for name, source, in_context in arms:
         limit = max_new_tokens if name == "model" else baseline_max_new_tokens or max_new_tokens
-        sampling = SamplingConfig(max_new_tokens=limit, batch_size=len(chosen))
         loaded, tokenizer = _prepared_like(source, eot_init, urial=in_context)
         paths[name] = output_dir / "answers" / f"{name}.jsonl"
-        records = generate_responses(loaded, tokenizer, chosen, paths[name], sampling, model_name=str(source),
-                                     progress=progress, overwrite=True)  # an earlier quickstart's answers are made anew
+        asked = chosen + [_as_prompt(p) for p in instructions]  # one batch: one decoding loop per system
+        answered = generate_responses(loaded, tokenizer, asked, paths[name],
+                                      SamplingConfig(max_new_tokens=limit, batch_size=len(asked)),
+                                      model_name=str(source), progress=progress,
+                                      overwrite=True)  # an earlier quickstart's answers are made anew
+        records, instruction_records = answered[:len(chosen)], answered[len(chosen):]
         systems[name] = {**stop_summary(records, eot_token_from_template(tokenizer.chat_template), harmful),
                          "max_new_tokens": limit}
+        if instructions:
+            from lima_hf.evaluation.protocols.instruction_following import score_instructions
+
+            figures = score_instructions(instruction_records, instructions)
+            systems[name]["instructions"] = {key: figures[key] for key in
+                                             ("prompts", "prompt_strict", "prompt_loose", "instruction_strict",
+                                              "instruction_loose", "intervals_95")}
         if validation:
             context = 0
             if in_context:  # the prefix renders alike alone and before a conversation: its tokens are not counted
@@ -226,6 +244,34 @@ def run_quick_evaluation(
     return results
 
 
+def instruction_subset(n: int) -> list[dict[str, Any]]:
+    """``n`` prompts of the bundled verifiable-instruction set, spread evenly over it (it is ordered by type)."""
+    from lima_hf.evaluation.instruction_checks import load_instruction_prompts
+
+    prompts = load_instruction_prompts()
+    step = max(len(prompts) // max(n, 1), 1)
+    return prompts[::step][:n]
+
+
+INSTRUCTIONS_PREFIX = "instructions/"
+"""How the ids of the instruction prompts' records in the answer files start."""
+
+
+def _as_prompt(instruction_prompt: dict[str, Any]) -> dict[str, Any]:
+    """An instruction prompt as :func:`generate_responses` takes prompts."""
+    return {"id": f"{INSTRUCTIONS_PREFIX}{instruction_prompt['key']}", "turns": [instruction_prompt["prompt"]],
+            "source": "instructions"}
+
+
+def _instructions_cell(system: dict) -> str:
+    figures = system.get("instructions")
+    if not figures:
+        return "n/a"
+    low, high = figures["intervals_95"]["prompt_strict"]
+    followed = round(figures["prompt_strict"] * figures["prompts"])
+    return f"{followed}/{figures['prompts']} ({figures['prompt_strict']:.0%}, 95% CI {low:.0%}-{high:.0%})"
+
+
 def _lima_template(tokenizer) -> str:
     """The LIMA template under a URIAL template (the text after its first line)."""
     return tokenizer.chat_template.split("\n", 1)[1]
@@ -243,6 +289,7 @@ COLUMNS: list[tuple[str, Any]] = [
     ("empty replies", lambda s: _count(s, "empty")),
     ("harmless prompts refused", lambda s: _count(s, "refused_harmless", "harmless")),
     ("mean reply tokens", lambda s: f"{s['mean_new_tokens']:.0f}"),
+    ("instructions followed (strict, prompt level)", _instructions_cell),
     ("validation loss (nats/token)", lambda s: f"{s['validation_loss']:.3f}" if "validation_loss" in s else "n/a"),
 ]
 """The before/after table's columns: ``(header, cell of one system's summary)``; a new measure is one entry."""

@@ -71,6 +71,13 @@ def lima_config_from(args: TrainingArguments) -> LimaSFTConfig:
     return config
 
 
+def freeze_embeddings(model) -> None:
+    """Stop training the input embeddings of ``model`` and its output layer (the same matrix when tied)."""
+    for layer in (model.get_input_embeddings(), model.get_output_embeddings()):
+        if layer is not None:
+            layer.weight.requires_grad_(False)
+
+
 def count_trimmed_eot(input_ids, max_length: int | None, eot_id: int) -> int:
     """How many tokenised training texts lost their final end-of-turn token to trimming at ``max_length``.
 
@@ -143,6 +150,8 @@ class LimaSFTTrainer(SFTTrainer):
         if kwargs.get("peft_config") is not None:  # LoRA freezes the embeddings: train the EOT's (and new tokens') rows
             new_ids = [tokenizer.convert_tokens_to_ids(args.eot_token), *range(vocab_before, len(tokenizer))]
             train_new_token_rows(kwargs["peft_config"], model, new_ids)
+        elif not args.train_embeddings:
+            freeze_embeddings(model)
         apply_residual_dropout(model, args.residual_dropout, args.residual_dropout_schedule)
         super().__init__(model, args=args, processing_class=tokenizer, **kwargs)
         if is_peft_model(self.model):

@@ -49,6 +49,36 @@ def generated_only_penalty(penalty: float, prompt_length: int):
     return RepetitionPenaltyLogitsProcessor(float(penalty), prompt_ignore_length=prompt_length)
 
 
+class NucleusLogitsWarper:
+    """Nucleus (top-p) filtering with the mask of transformers' ``TopPLogitsWarper``, found among the
+    ``candidates`` highest scores when they hold at least ``top_p`` of the mass (the whole sort otherwise).
+
+    ``TopPLogitsWarper`` sorts the whole vocabulary at every step; with a 262k-token vocabulary (Gemma 3) that
+    sort is most of a CPU decoding step. A token is kept when the mass of the tokens above it is below
+    ``top_p``; when the top ``candidates`` already hold ``top_p``, no token below them can be kept.
+    """
+
+    def __init__(self, top_p: float, candidates: int = 1024):
+        from transformers import TopPLogitsWarper
+
+        self.top_p, self.candidates = float(top_p), candidates
+        self.whole_sort = TopPLogitsWarper(top_p)
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        k = min(self.candidates, scores.shape[-1])
+        top, indices = scores.topk(k, dim=-1)
+        probs = (top - scores.logsumexp(dim=-1, keepdim=True)).exp()
+        if bool((probs.sum(dim=-1) < self.top_p).any()):
+            return self.whole_sort(input_ids, scores)
+        above = probs.cumsum(dim=-1) - probs  # mass of the tokens above each candidate
+        keep = above < self.top_p
+        keep[:, 0] = True
+        filtered = torch.full_like(scores, float("-inf"))
+        return filtered.scatter(-1, indices, torch.where(keep, top, torch.full_like(top, float("-inf"))))
+
+
 class TransformersBackend(GenerationBackend):
     """``model.generate`` on a loaded model.
 
@@ -91,20 +121,20 @@ class TransformersBackend(GenerationBackend):
             pad_token_id = tokenizer.pad_token_id
         prompt_length = batch["input_ids"].shape[1]
         torch.manual_seed(seeds[0])  # one generator for the batch, seeded from its first prompt
-        sampling = (
-            {"do_sample": True, "top_p": config.top_p, "temperature": config.temperature, "top_k": 0}
-            if config.temperature > 0
-            else {"do_sample": False}
-        )
+        processors = [generated_only_penalty(config.repetition_penalty, prompt_length)]
+        sampling = {"do_sample": False}
+        if config.temperature > 0:  # the warpers come after the penalty, as in transformers' own order
+            from transformers import TemperatureLogitsWarper
+
+            sampling = {"do_sample": True, "top_p": 1.0, "temperature": 1.0, "top_k": 0}
+            processors += [TemperatureLogitsWarper(config.temperature), NucleusLogitsWarper(config.top_p)]
         with torch.inference_mode():
             generated = self.model.generate(
                 **batch,
                 **sampling,
                 max_new_tokens=config.max_new_tokens,
                 repetition_penalty=1.0,
-                logits_processor=LogitsProcessorList(
-                    [generated_only_penalty(config.repetition_penalty, prompt_length)]
-                ),
+                logits_processor=LogitsProcessorList(processors),
                 eos_token_id=self.stop_ids,
                 pad_token_id=pad_token_id,
             )
