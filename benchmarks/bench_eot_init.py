@@ -62,8 +62,12 @@ def _start_probabilities(model, tokenizer, conversations) -> list[float]:
 
 
 def _generate(model, tokenizer, prompts, max_new_tokens: int, seed: int) -> list[dict]:
-    """Plain transformers generation; which token ended each answer, and whether it is empty."""
+    """Plain transformers generation; which token ended each answer, and whether it is empty. Nucleus
+    filtering is lima-hf's candidate-first warper, which keeps transformers' mask without sorting 262k logits."""
     import torch
+    from transformers import LogitsProcessorList, TemperatureLogitsWarper
+
+    from lima_hf.evaluation.backends.transformers_backend import NucleusLogitsWarper
 
     eot_id = tokenizer.convert_tokens_to_ids("<|eot|>")
     stops = model.generation_config.eos_token_id
@@ -74,8 +78,9 @@ def _generate(model, tokenizer, prompts, max_new_tokens: int, seed: int) -> list
     batch = tokenizer(texts, add_special_tokens=False, padding=True, return_tensors="pt")
     torch.manual_seed(seed)
     with torch.inference_mode():
-        out = model.generate(**batch, do_sample=True, top_p=0.9, temperature=0.7, max_new_tokens=max_new_tokens,
-                             pad_token_id=tokenizer.pad_token_id)
+        out = model.generate(**batch, do_sample=True, top_p=1.0, top_k=0, temperature=1.0,
+                             logits_processor=LogitsProcessorList([TemperatureLogitsWarper(0.7), NucleusLogitsWarper(0.9)]),
+                             max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id)
     results = []
     for row in out[:, batch["input_ids"].shape[1]:].tolist():
         end = next((i for i, t in enumerate(row) if t in stops), None)

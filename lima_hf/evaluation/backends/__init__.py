@@ -74,7 +74,10 @@ class GenerationBackend:
 
     def __init__(self, tokenizer, stop_ids: list[int], model_name: str):
         if getattr(tokenizer, "chat_template", None) is None:
-            raise ValueError("the tokenizer has no chat template: prepare the model with lima_hf.setup_eot_chat_format")
+            from lima_hf.errors import InputError
+
+            raise InputError(f"{model_name}: the tokenizer has no chat template (a base model?): fine-tune it with "
+                             "lima-hf train, or give it LIMA's format with lima_hf.setup_eot_chat_format")
         self.tokenizer = tokenizer
         self.stop_ids = list(stop_ids)
         self.model_name = str(model_name)
