@@ -5,7 +5,7 @@ import json
 import pytest
 
 from lima_hf.data.sources import authored
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 BUNDLED = authored.Path(authored.__file__).resolve().parents[2] / "resources" / "authored"
 

@@ -14,7 +14,8 @@ from lima_hf.data.composition import compose, curate_sources
 from lima_hf.data.dataset_folder import write_dataset_folder
 from lima_hf.data.loading import read_records
 from lima_hf.data.records import SourceResult, make_record
-from lima_hf.io import OUTPUT_MARK, InputError
+from lima_hf.errors import InputError
+from lima_hf.io import OUTPUT_MARK
 
 RESOURCES = quickstart_config_path().parent
 

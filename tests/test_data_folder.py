@@ -8,7 +8,8 @@ import pytest
 from lima_hf.data.dataset_folder import write_dataset_folder
 from lima_hf.data.loading import load_lima_dataset, read_records
 from lima_hf.data.records import RECORD_COLUMNS, make_record
-from lima_hf.io import InputError, OutputRefusedError, write_jsonl
+from lima_hf.errors import InputError
+from lima_hf.io import OutputRefusedError, write_jsonl
 
 
 def _record(i, source="authored", turns=2):

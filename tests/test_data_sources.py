@@ -12,7 +12,7 @@ from lima_hf.data.build_config import parse_build_config
 from lima_hf.data.builder import build_dataset
 from lima_hf.data.records import SourceResult, make_record
 from lima_hf.data.sources.base import CardEntry, SourceConfig
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 
 def _toy_source(labels: tuple[str, ...]) -> types.ModuleType:

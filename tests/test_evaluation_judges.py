@@ -9,14 +9,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from lima_hf.evaluation.judges.base import JudgeUnavailableError, LabelsPending, ModelJudge, run_judge
+from lima_hf.errors import InputError
+from lima_hf.evaluation.judges.base import (
+    JudgeUnavailableError,
+    LabelsPending,
+    ModelJudge,
+    run_judge,
+)
 from lima_hf.evaluation.judges.openai_http import OpenAICompatibleJudge
 from lima_hf.evaluation.judges.people import PeopleJudge
 from lima_hf.evaluation.parsing import parse_likert
 from lima_hf.evaluation.protocols.likert import run_likert
 from lima_hf.evaluation.protocols.pairwise import Pairwise, build_pairs, run_pairwise
 from lima_hf.evaluation.responses import load_responses
-from lima_hf.io import InputError
 
 
 class ScriptedJudge(ModelJudge):

@@ -179,8 +179,8 @@ def test_push_dataset_round_trip(hub, tmp_path):
 
 
 def test_push_dataset_rejects_a_card_without_configs(hub, tmp_path):
+    from lima_hf.errors import InputError
     from lima_hf.hub import push_dataset
-    from lima_hf.io import InputError
 
     folder = tmp_path / "bad"
     folder.mkdir()
@@ -229,8 +229,8 @@ def test_missing_token_and_unreachable_hub(monkeypatch, model_folder, tmp_path):
 
 
 def test_push_rejects_folders_that_are_not_models(tmp_path):
+    from lima_hf.errors import InputError
     from lima_hf.hub import push_model
-    from lima_hf.io import InputError
 
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(InputError, match="missing model weights"):

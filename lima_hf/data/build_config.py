@@ -38,7 +38,8 @@ import yaml
 
 from lima_hf.data.records import OLD_SPLIT_NAMES, VALIDATION_SPLIT, split_name
 from lima_hf.data.sources import SOURCES, load_source, source_name
-from lima_hf.io import InputError, read_yaml
+from lima_hf.errors import InputError
+from lima_hf.io import read_yaml
 
 logger = logging.getLogger(__name__)
 SHORTFALL_CHOICES = ("fail", "take_available")

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def normalise_record(
     Columns outside the schema are kept in ``metadata``; a missing ``id`` becomes ``default_id``. ``needs``
     is what the caller must have: ``messages`` (any turns), ``prompt`` (a non-empty user turn) or
     ``conversation`` (a non-empty user and a non-empty assistant turn). A row that does not qualify raises
-    :class:`~lima_hf.io.InputError` starting with ``where`` (the file and line, or the row).
+    :class:`~lima_hf.errors.InputError` starting with ``where`` (the file and line, or the row).
     """
     if not isinstance(row, Mapping):
         raise InputError(f"{where}: not a JSON object")

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (

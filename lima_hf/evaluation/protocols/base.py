@@ -19,11 +19,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from lima_hf.errors import InputError
 from lima_hf.evaluation import reports
 from lima_hf.evaluation.agreement import agreement_table
 from lima_hf.evaluation.judges.base import Judge, JudgeTask, LabelsPending
 from lima_hf.evaluation.responses import describe_prompts, load_responses
-from lima_hf.io import InputError, read_jsonl
+from lima_hf.io import read_jsonl
 
 Path_ = str | os.PathLike
 

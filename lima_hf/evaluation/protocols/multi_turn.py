@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lima_hf.errors import InputError
 from lima_hf.evaluation import plots, stats
 from lima_hf.evaluation.parsing import ABSOLUTE_LABELS, parse_absolute
 from lima_hf.evaluation.protocols.base import Protocol, response_items
 from lima_hf.evaluation.reports import pct
-from lima_hf.io import InputError
 
 MULTI_TURN_TEMPLATE = """\
 Read the conversation between a user and an AI assistant, and rate the assistant's last response.
