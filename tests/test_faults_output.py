@@ -329,7 +329,8 @@ def test_leftovers_of_the_earlier_layout_are_cleaned_and_a_lost_target_restored(
     hour_ago = time.time() - 7200
     for path in (old.parent, staging):
         os.utime(path, (hour_ago, hour_ago))
-    io.recover(tmp_path / "lima")
+    with pytest.warns(FutureWarning, match=r"removed \.lima\.(old|staging)-\w+, a staging folder of lima-hf's earlier"):
+        io.recover(tmp_path / "lima")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lima"]
     assert (tmp_path / "lima" / "README.md").read_text() == "previous build"
 

@@ -11,8 +11,9 @@ import ctypes.util
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
+
+from lima_hf import compat
 
 STAGING = ".lima-hf-staging-"
 ASIDE = ".lima-hf-old-"
@@ -34,7 +35,8 @@ def _pid_alive(pid: int) -> bool:
 
 
 def recover(target: str | os.PathLike) -> None:
-    """Undo what a crashed write to ``target`` left: put back a target moved aside, remove stale staging."""
+    """Undo what a crashed write to ``target`` left: put back a target moved aside, remove stale staging (also
+    that of lima-hf's earlier layout, :func:`lima_hf.compat.recover_old_layout`)."""
     target = Path(os.path.abspath(target))
     parent = target.parent
     if not parent.is_dir():
@@ -55,19 +57,7 @@ def recover(target: str | os.PathLike) -> None:
             else:
                 with contextlib.suppress(FileNotFoundError):
                     entry.unlink()
-        _recover_legacy(target, entry)
-
-
-def _recover_legacy(target: Path, entry: Path) -> None:
-    """What lima-hf before the ownership mark left (``.NAME.staging-*``, ``.NAME.old-*/NAME``), once an hour old."""
-    if not entry.name.startswith((f".{target.name}.staging-", f".{target.name}.old-")) or not entry.is_dir():
-        return
-    if time.time() - entry.stat().st_mtime < 3600:
-        return  # perhaps still being written
-    moved = entry / target.name
-    if entry.name.startswith(f".{target.name}.old-") and moved.is_dir() and not target.exists():
-        os.replace(moved, target)
-    shutil.rmtree(entry, ignore_errors=True)
+        compat.recover_old_layout(target, entry)
 
 
 def _exchange(a: Path, b: Path) -> bool:
