@@ -86,16 +86,28 @@ class _Echo(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def echo_server():
-    """A loopback server that echoes the credentials it is sent (see :class:`_Echo`); yields its URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+def loopback_server(handler: type[BaseHTTPRequestHandler], **state):
+    """A threaded loopback HTTP server answering with ``handler``, stopped when the block ends. ``state`` becomes
+    attributes of the server (its handler reads ``self.server.NAME``; a test may change them). Yields the server;
+    ``server.url`` is its address."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
+    server.url = f"http://127.0.0.1:{server.server_port}"
+    for name, value in state.items():
+        setattr(server, name, value)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield server
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def echo_server():
+    """A loopback server that echoes the credentials it is sent (see :class:`_Echo`); yields its URL."""
+    with loopback_server(_Echo) as server:
+        yield server.url
 
 
 AVX512BF16_SITE = '''"""Make bitsandbytes believe the CPU has AVX512-BF16: on such CPUs its import asks the Hub for a kernel."""

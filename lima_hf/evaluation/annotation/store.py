@@ -17,7 +17,7 @@ import json
 import os
 import re
 import sqlite3
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
