@@ -57,22 +57,17 @@ SOURCE = Renamed("the source", {"natural-instructions": "natural_instructions", 
 SOURCE_KEY = Renamed("the key", {"source": "module"})  # a build config's sources.NAME.source: (the module curated)
 
 
-def build_config_given_as_config(argv: list[str]) -> list[str]:
-    """``lima-hf build-dataset --config BUILD.yaml`` (a build config, not a recipe of options) read as
-    ``--dataset_config BUILD.yaml``; a recipe given as ``--config`` stays one."""
-    from lima_hf.cli_args import pop_option
-    from lima_hf.io import read_yaml
+def build_config_given_as_config(recipe: str) -> bool:
+    """Whether ``lima-hf build-dataset --config RECIPE`` names a build config (the old form, warned: it is read as
+    ``--dataset_config``) rather than a recipe of options."""
+    from lima_hf.io.readers import read_yaml
 
-    argv = list(argv)
-    recipe = pop_option(argv, "--config", "a recipe file (YAML)")
-    if recipe is None:
-        return argv
     data, _ = read_yaml(recipe, "recipe file")
     if not (isinstance(data, dict) and {"sources", "splits", "multi_turn"} & set(data)):
-        return ["--config", recipe, *argv]
+        return False
     warn(f"--config {recipe} is a build config: it is now given as --dataset_config (--config is a recipe of "
          "options, as in every other command)", "lima-hf build-dataset")
-    return ["--dataset_config", recipe, *argv]
+    return True
 
 
 def recover_old_layout(target: Path, entry: Path) -> None:

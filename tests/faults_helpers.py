@@ -8,6 +8,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from fake_hub import point_hub_at  # noqa: F401  (the fault tests take it from here)
+
 
 def snapshot(*roots) -> dict[str, tuple[str, int]]:
     """``path -> (sha256, mode)`` of every file under ``roots`` (files or folders)."""
@@ -49,19 +51,6 @@ def plant_pickle(folder, marker) -> Path:
     path = Path(folder) / "training_args.bin"
     torch.save(Marker(marker), path)
     return path
-
-
-def point_hub_at(monkeypatch, url, token=TOKEN):
-    """Point huggingface_hub (read at import) and the environment at ``url``, online, with ``token``."""
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "ENDPOINT", url)
-    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}")
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
-    monkeypatch.setenv("HF_ENDPOINT", url)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    monkeypatch.setenv("HF_TOKEN", token)
 
 
 class _Echo(BaseHTTPRequestHandler):

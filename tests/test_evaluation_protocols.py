@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-import lima_hf.evaluation.judges as judges
-import lima_hf.evaluation.protocols as protocols
 from lima_hf.cli import main
+from lima_hf.evaluation import judges, protocols
 from lima_hf.evaluation.agreement import agreement_table, tie_discounted_accuracy
 from lima_hf.evaluation.judges import JUDGES
 from lima_hf.evaluation.judges.base import ModelJudge

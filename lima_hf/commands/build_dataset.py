@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field, fields
 
 from lima_hf import compat
-from lima_hf.cli_args import CLIError, parse_args
+from lima_hf.cli_args import CLIError, parse_args, pop_option
 
 
 @dataclass
@@ -84,7 +84,10 @@ def main(argv: list[str]) -> int:
     from lima_hf.data.executors import Submitted
     from lima_hf.data.sources import load_source
 
-    argv = compat.build_config_given_as_config(argv)
+    argv = list(argv)
+    recipe = pop_option(argv, "--config", "a recipe file (YAML)")
+    if recipe is not None:
+        argv = ["--dataset_config" if compat.build_config_given_as_config(recipe) else "--config", recipe, *argv]
     (args,) = parse_args(
         [BuildDatasetArgs],
         argv,
