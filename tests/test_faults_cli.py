@@ -10,6 +10,8 @@ from faults_helpers import loopback_server, snapshot
 
 from lima_hf.cli import main
 
+pytestmark = pytest.mark.usefixtures("token_in_environment")  # the token in the environment, found nowhere
+
 
 def _err_line(capsys) -> str:
     err = capsys.readouterr().err.strip()

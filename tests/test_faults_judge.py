@@ -15,6 +15,8 @@ from faults_helpers import loopback_server, snapshot
 
 from lima_hf.cli import main
 
+pytestmark = pytest.mark.usefixtures("token_in_environment")  # the token in the environment, found nowhere
+
 REPLY = json.dumps({"choices": [{"message": {"content": "Rating: 5"}}]}).encode()
 
 

@@ -15,6 +15,8 @@ from lima_hf.data.dataset_folder import write_dataset_folder
 from lima_hf.data.loading import read_records
 from lima_hf.io import OUTPUT_MARK, OutputRefusedError, atomic_folder, write_jsonl
 
+pytestmark = pytest.mark.usefixtures("token_in_environment")  # the token in the environment, found nowhere
+
 QUICKSTART_CONFIG = ["--dataset_config", str(quickstart_config_path())]
 RECORD = {"id": "a/1", "source": "authored", "messages": [{"role": "user", "content": "Q"},
                                                            {"role": "assistant", "content": "A"}]}
