@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build (and push) the LIMA dataset from the raw dumps.")
     parser.add_argument(
         "--dataset_config",
-        "--config",  # the old spelling
+        "--config",  # the old spelling: lima_hf.compat
         dest="dataset_config",
         default=str(HERE / "lima.yaml"),
         help="Build config (default: lima.yaml beside this script).",
@@ -28,7 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", required=True, help="Dataset folder to write.")
     parser.add_argument("--push", metavar="REPO_ID", help="Also upload the folder to this Hub dataset repository.")
     parser.add_argument("--private", action="store_true", help="Create the Hub repository as private.")
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
+    if any(a.split("=")[0] == "--config" for a in argv):
+        from lima_hf import compat
+
+        compat.warn("--config is now --dataset_config", "build_lima.py")
 
     from lima_hf.cli import main as cli
 

@@ -22,7 +22,8 @@ from lima_hf.data.sources.stackexchange.calibration import (
     read_rebuild_answers,
     read_release_answers,
 )
-from lima_hf.io import InputError, atomic_open
+from lima_hf.errors import InputError
+from lima_hf.io import atomic_open
 
 
 def main(argv: list[str] | None = None) -> int:

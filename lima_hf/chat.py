@@ -430,11 +430,11 @@ _TOKENIZER_VOCABULARIES = ("tokenizer.json", "tokenizer.model", "vocab.json", "v
 
 def load_tokenizer(path: str | os.PathLike):
     """The tokenizer of a model folder or Hub id (no remote code); a missing local path, a folder without tokenizer
-    files, or a tokenizer that does not load raises :class:`~lima_hf.io.InputError` in one line naming the folder
+    files, or a tokenizer that does not load raises :class:`~lima_hf.errors.InputError` in one line naming the folder
     and what is missing."""
     from transformers import AutoTokenizer
 
-    from lima_hf.io import InputError
+    from lima_hf.errors import InputError
 
     check_tokenizer_source(path)
     try:
@@ -446,8 +446,8 @@ def load_tokenizer(path: str | os.PathLike):
 
 def check_tokenizer_source(path: str | os.PathLike) -> None:
     """Before any work: a local ``path`` exists and holds tokenizer files, or ``path`` is a Hub id; else an
-    :class:`~lima_hf.io.InputError` naming what is missing."""
-    from lima_hf.io import InputError
+    :class:`~lima_hf.errors.InputError` naming what is missing."""
+    from lima_hf.errors import InputError
 
     folder = Path(path)
     if folder.is_dir():

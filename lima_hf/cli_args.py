@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 from trl import TrlParser
 
-from lima_hf.errors import ConfigError
-from lima_hf.io import InputError, read_yaml
+from lima_hf.errors import ConfigError, InputError
+from lima_hf.io import read_yaml
 
 
 class CLIError(ConfigError):

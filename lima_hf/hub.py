@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from lima_hf.chat import load_tokenizer
-from lima_hf.errors import LimaError
-from lima_hf.io import InputError, read_json
+from lima_hf.errors import InputError, LimaError
+from lima_hf.io import read_json
 from lima_hf.model_card import (  # the card's public names, importable from lima_hf.hub as before
     ADAPTER_TAGS,
     BUNDLED_BASE_MODEL,

@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from lima_hf.io import InputError, atomic_open, read_json
+from lima_hf.errors import InputError
+from lima_hf.io import atomic_open, read_json
 from lima_hf.models import BUNDLED_MODELS, bundled_model_for
 from lima_hf.paper import CITATION, PAPER_URL
 from lima_hf.training.checkpoints import load_trainer_state, load_training_args

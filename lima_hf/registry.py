@@ -73,9 +73,17 @@ class Registry(Generic[T]):
     def __getitem__(self, name: str) -> T:
         return self.get(name)
 
+    def copy(self) -> Registry[T]:
+        """A registry of the same kind and entries (a test registers into it and leaves the original as it was)."""
+        return Registry(self.kind, self._entries, self._check)
+
     def items(self) -> Iterator[tuple[str, Any]]:
         """``(name, entry)`` pairs, importing lazy entries."""
         return ((name, self.get(name)) for name in self.names())
+
+    def values(self) -> Iterator[Any]:
+        """The entries, importing lazy ones."""
+        return (self.get(name) for name in self.names())
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {self.names()})"

@@ -48,3 +48,15 @@ def tiny_model(bundled_tokenizer):
     from lima_hf.models import tiny_llama
 
     return tiny_llama(copy.deepcopy(bundled_tokenizer))
+
+
+@pytest.fixture
+def token_in_environment(monkeypatch, tmp_path, caplog):
+    """The fault tests' Hub token in HF_TOKEN for the whole test, traceback logs under ``tmp_path``; afterwards the
+    token is in no log record and no file under ``tmp_path`` (outputs and logs alike)."""
+    from faults_helpers import TOKEN, assert_no_token
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setenv("LIMA_HF_LOG_DIR", str(tmp_path / "logs"))
+    yield
+    assert_no_token(*(record.getMessage() for record in caplog.records), folders=[tmp_path])

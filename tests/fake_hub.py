@@ -476,3 +476,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self):
         self._handle("PUT")
+
+
+def point_hub_at(monkeypatch, url: str, token: str) -> None:
+    """Point huggingface_hub and the environment at ``url`` (a :class:`FakeHub`), online, plain HTTP + LFS, with
+    ``token`` in ``HF_TOKEN``. huggingface_hub reads ``HF_ENDPOINT`` once, at import: the derived constants are
+    set too."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", url)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_TOKEN", token)

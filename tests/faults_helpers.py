@@ -8,6 +8,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from fake_hub import point_hub_at  # noqa: F401  (the fault tests take it from here)
+
 
 def snapshot(*roots) -> dict[str, tuple[str, int]]:
     """``path -> (sha256, mode)`` of every file under ``roots`` (files or folders)."""
@@ -51,19 +53,6 @@ def plant_pickle(folder, marker) -> Path:
     return path
 
 
-def point_hub_at(monkeypatch, url, token=TOKEN):
-    """Point huggingface_hub (read at import) and the environment at ``url``, online, with ``token``."""
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "ENDPOINT", url)
-    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}")
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
-    monkeypatch.setenv("HF_ENDPOINT", url)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    monkeypatch.setenv("HF_TOKEN", token)
-
-
 class _Echo(BaseHTTPRequestHandler):
     """Answers every request 401 with its Authorization header echoed in the body and a header, as some
     proxies and misconfigured servers do."""
@@ -86,16 +75,28 @@ class _Echo(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def echo_server():
-    """A loopback server that echoes the credentials it is sent (see :class:`_Echo`); yields its URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+def loopback_server(handler: type[BaseHTTPRequestHandler], **state):
+    """A threaded loopback HTTP server answering with ``handler``, stopped when the block ends. ``state`` becomes
+    attributes of the server (its handler reads ``self.server.NAME``; a test may change them). Yields the server;
+    ``server.url`` is its address."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
+    server.url = f"http://127.0.0.1:{server.server_port}"
+    for name, value in state.items():
+        setattr(server, name, value)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield server
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def echo_server():
+    """A loopback server that echoes the credentials it is sent (see :class:`_Echo`); yields its URL."""
+    with loopback_server(_Echo) as server:
+        yield server.url
 
 
 AVX512BF16_SITE = '''"""Make bitsandbytes believe the CPU has AVX512-BF16: on such CPUs its import asks the Hub for a kernel."""

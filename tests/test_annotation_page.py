@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from lima_hf.cli import main
+from lima_hf.errors import InputError
 from lima_hf.evaluation.annotation.store import AnnotationStore
 from lima_hf.evaluation.judges.base import LabelsPending
 from lima_hf.evaluation.judges.people import PeopleJudge
 from lima_hf.evaluation.protocols.likert import run_likert
-from lima_hf.io import InputError
 
 SECRETS = ("lima-model-x", "gpt4-secret", "alpaca-secret", "ours_first", "baseline_first")
 

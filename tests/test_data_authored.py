@@ -5,7 +5,7 @@ import json
 import pytest
 
 from lima_hf.data.sources import authored
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 BUNDLED = authored.Path(authored.__file__).resolve().parents[2] / "resources" / "authored"
 
@@ -69,9 +69,8 @@ def test_yaml_errors_name_the_line_and_duplicates_are_refused(tmp_path):
         _curate(path)
 
 
-def test_the_old_split_name_dev_is_read_as_validation_and_announced(tmp_path, caplog):
+def test_the_old_split_name_dev_is_read_as_validation_and_announced(tmp_path):
     path = _jsonl(tmp_path / "old.jsonl", {"split": "dev", "prompt": "ok?", "response": "ok"})
-    with caplog.at_level("WARNING", logger="lima_hf.data.records"):
+    with pytest.warns(FutureWarning, match="old.jsonl: the split 'dev' is now 'validation'"):
         (record,) = _curate(path).records
     assert record["category"] == "validation"
-    assert "old.jsonl: the split 'dev' is now called 'validation'" in caplog.text

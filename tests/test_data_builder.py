@@ -2,6 +2,7 @@
 the Hub-ready folder with its card, LimaBuilder, and the curate / build-dataset commands."""
 
 import json
+import warnings
 
 import datasets
 import pytest
@@ -14,7 +15,8 @@ from lima_hf.data.composition import compose, curate_sources
 from lima_hf.data.dataset_folder import write_dataset_folder
 from lima_hf.data.loading import read_records
 from lima_hf.data.records import SourceResult, make_record
-from lima_hf.io import OUTPUT_MARK, InputError
+from lima_hf.errors import InputError
+from lima_hf.io import OUTPUT_MARK
 
 RESOURCES = quickstart_config_path().parent
 
@@ -312,11 +314,12 @@ def test_build_dataset_takes_the_build_config_as_dataset_config_and_a_recipe_as_
     assert "unknown source 'wikihwo'" in capsys.readouterr().err
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(f"dataset_config: {build}\noutput: {out}\n")
-    assert cli(["build-dataset", "--config", str(recipe)]) == 1
-    err = capsys.readouterr().err
-    assert "unknown source 'wikihwo'" in err and "note" not in err
-    assert cli(["build-dataset", "--config", str(build), "--output", out]) == 1  # the old form
-    err = capsys.readouterr().err
-    assert "is a build config; pass it as --dataset_config" in err and "unknown source 'wikihwo'" in err
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # a recipe as --config is not the old form
+        assert cli(["build-dataset", "--config", str(recipe)]) == 1
+    assert "unknown source 'wikihwo'" in capsys.readouterr().err
+    with pytest.warns(FutureWarning, match="is a build config: it is now given as --dataset_config"):
+        assert cli(["build-dataset", "--config", str(build), "--output", out]) == 1  # the old form
+    assert "unknown source 'wikihwo'" in capsys.readouterr().err
     assert cli(["build-dataset", "--output", out]) == 2
     assert "--dataset_config dataset.yaml (the build config) is required" in capsys.readouterr().err

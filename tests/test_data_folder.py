@@ -8,7 +8,8 @@ import pytest
 from lima_hf.data.dataset_folder import write_dataset_folder
 from lima_hf.data.loading import load_lima_dataset, read_records
 from lima_hf.data.records import RECORD_COLUMNS, make_record
-from lima_hf.io import InputError, OutputRefusedError, write_jsonl
+from lima_hf.errors import InputError
+from lima_hf.io import OutputRefusedError, write_jsonl
 
 
 def _record(i, source="authored", turns=2):
@@ -45,12 +46,12 @@ def test_folder_loads_with_datasets(tmp_path, configs):
     assert len(load_lima_dataset(out, "multi_turn")["train"]) == 1
 
 
-def test_the_old_split_name_dev_is_read_as_validation_and_announced(tmp_path, configs, caplog):
+def test_the_old_split_name_dev_is_read_as_validation_and_announced(tmp_path, configs):
     out = write_dataset_folder(tmp_path / "lima", configs)  # a folder of an earlier version: a `dev` split
-    with caplog.at_level("WARNING", logger="lima_hf.data.records"):
+    with pytest.warns(FutureWarning, match="the split 'dev' is now 'validation'; lima-hf 0.3 removes the old form"):
         assert load_lima_dataset(out)["validation"][0]["source"] == "dev"
+    with pytest.warns(FutureWarning, match="the split 'dev' is now 'validation'"):
         assert read_records(out, split="validation")[0]["source"] == "dev"
-    assert "the split 'dev' is now called 'validation'" in caplog.text
     configs["default"]["validation"] = configs["default"].pop("dev")
     out = write_dataset_folder(tmp_path / "new", configs)
     assert read_records(out, split="dev")[0]["source"] == "dev"  # and the old name still finds the new split

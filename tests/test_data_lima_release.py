@@ -7,7 +7,7 @@ import pytest
 
 from lima_hf.data.loading import load_lima_dataset
 from lima_hf.data.sources import lima_release
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 
 @pytest.mark.shared_data

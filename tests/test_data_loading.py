@@ -9,7 +9,8 @@ import pytest
 from lima_hf.data import loading
 from lima_hf.data.dataset_folder import records_table, write_dataset_folder
 from lima_hf.data.records import RECORD_COLUMNS, make_record
-from lima_hf.io import InputError, write_jsonl
+from lima_hf.errors import InputError
+from lima_hf.io import write_jsonl
 
 PAIR = [{"role": "user", "content": "What is LIMA?"}, {"role": "assistant", "content": "A small SFT set."}]
 

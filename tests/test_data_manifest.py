@@ -6,7 +6,7 @@ import pytest
 
 from lima_hf.data.manifest import load_manifest
 from lima_hf.data.records import make_record
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 
 def _records(*ids):

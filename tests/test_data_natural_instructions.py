@@ -5,7 +5,7 @@ import json
 import pytest
 
 from lima_hf.data.sources import natural_instructions as ni
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 SAMPLES = ni.Path(ni.__file__).resolve().parents[2] / "resources" / "samples" / "natural-instructions"
 

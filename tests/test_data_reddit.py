@@ -8,7 +8,7 @@ import zstandard
 
 from lima_hf.data.sources import reddit
 from lima_hf.data.sources.reddit import pushshift
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 SAMPLES = Path(__file__).resolve().parent.parent / "lima_hf" / "resources" / "samples" / "reddit"
 

@@ -12,7 +12,7 @@ from lima_hf.data.build_config import parse_build_config
 from lima_hf.data.builder import build_dataset
 from lima_hf.data.records import SourceResult, make_record
 from lima_hf.data.sources.base import CardEntry, SourceConfig
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 
 def _toy_source(labels: tuple[str, ...]) -> types.ModuleType:
@@ -39,7 +39,7 @@ def _toy_source(labels: tuple[str, ...]) -> types.ModuleType:
 @pytest.fixture
 def registry(monkeypatch):
     """The source registry, restored after the test."""
-    monkeypatch.setattr(sources, "SOURCES", dict(sources.SOURCES))
+    monkeypatch.setattr(sources, "SOURCES", sources.SOURCES.copy())
     return sources
 
 
@@ -81,11 +81,14 @@ def test_every_registered_source_declares_the_contract():
         assert issubclass(module.Config, SourceConfig) and callable(module.curate)
 
 
-def test_old_spellings_are_accepted_with_a_note(caplog):
-    with caplog.at_level("WARNING"):
+def test_old_spellings_are_accepted_with_a_future_warning():
+    with pytest.warns(FutureWarning, match="the source 'natural-instructions' is now 'natural_instructions'"):
         assert sources.load_source("natural-instructions").NAME == "natural_instructions"
+    with pytest.warns(FutureWarning) as caught:
         config = parse_build_config(
             {"sources": {"monthly": {"source": "lima-release"}}, "splits": {"train": []}}, path="b.yaml"
         )
     assert config.sources[0].module == "lima_release"
-    assert "now spelled 'natural_instructions'" in caplog.text and "now spelled `module:`" in caplog.text
+    messages = [str(w.message) for w in caught]
+    assert any("sources.monthly: the key 'source' is now 'module'" in m for m in messages)
+    assert any("the source 'lima-release' is now 'lima_release'" in m for m in messages)

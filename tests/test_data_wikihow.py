@@ -6,7 +6,7 @@ import json
 import pytest
 
 from lima_hf.data.sources import wikihow
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 SAMPLES = wikihow.Path(wikihow.__file__).resolve().parents[2] / "resources" / "samples" / "wikihow"
 

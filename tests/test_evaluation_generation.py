@@ -7,9 +7,9 @@ import pytest
 
 from lima_hf.chat import setup_eot_chat_format
 from lima_hf.data.records import make_record
+from lima_hf.errors import InputError
 from lima_hf.evaluation.generation import SamplingConfig, generate_responses
 from lima_hf.evaluation.prompt_sets import load_prompts
-from lima_hf.io import InputError
 
 PROMPTS = [
     {"id": "short", "turns": ["Hi"]},

@@ -5,18 +5,24 @@ import csv
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+from faults_helpers import loopback_server
 
-from lima_hf.evaluation.judges.base import JudgeUnavailableError, LabelsPending, ModelJudge, run_judge
+from lima_hf.errors import InputError
+from lima_hf.evaluation.judges.base import (
+    JudgeUnavailableError,
+    LabelsPending,
+    ModelJudge,
+    run_judge,
+)
 from lima_hf.evaluation.judges.openai_http import OpenAICompatibleJudge
 from lima_hf.evaluation.judges.people import PeopleJudge
 from lima_hf.evaluation.parsing import parse_likert
 from lima_hf.evaluation.protocols.likert import run_likert
 from lima_hf.evaluation.protocols.pairwise import Pairwise, build_pairs, run_pairwise
 from lima_hf.evaluation.responses import load_responses
-from lima_hf.io import InputError
 
 
 class ScriptedJudge(ModelJudge):
@@ -187,15 +193,9 @@ class _ChatCompletions(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def endpoint():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ChatCompletions)
-    server.lock, server.requests, server.statuses = threading.Lock(), [], []
-    server.in_flight = server.max_in_flight = 0
-    server.delay = 0.0
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with loopback_server(_ChatCompletions, lock=threading.Lock(), requests=[], statuses=[], in_flight=0,
+                         max_in_flight=0, delay=0.0) as server:
+        yield server
 
 
 def _judge(server, **kwargs):

@@ -2,13 +2,14 @@
 and the length-controlled win rate against hand-computed values; multi-turn statistics."""
 
 import json
-import re
 import math
+import re
 from dataclasses import dataclass, field
 
 import pytest
 
 from lima_hf.cli import main
+from lima_hf.evaluation import judges, protocols
 from lima_hf.evaluation.agreement import agreement_table, tie_discounted_accuracy
 from lima_hf.evaluation.judges import JUDGES
 from lima_hf.evaluation.judges.base import ModelJudge
@@ -84,11 +85,12 @@ class WordCountJudge(ModelJudge):
 
 
 @pytest.fixture
-def registered():
+def registered(monkeypatch):
+    """The protocol and the judge above registered, in copies of the registries that the test leaves behind."""
+    monkeypatch.setattr(protocols, "PROTOCOLS", PROTOCOLS.copy())
+    monkeypatch.setattr(judges, "JUDGES", JUDGES.copy())
     register_protocol(Conciseness)
-    JUDGES["word-count"] = WordCountJudge
-    yield
-    del PROTOCOLS["conciseness"], JUDGES["word-count"]
+    judges.register_judge("word-count", WordCountJudge)
 
 
 def test_a_protocol_and_a_judge_registered_in_a_test_run_through_the_cli(registered, tmp_path, capsys):

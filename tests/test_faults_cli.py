@@ -6,9 +6,11 @@ import sys
 import types
 
 import pytest
-from faults_helpers import snapshot
+from faults_helpers import loopback_server, snapshot
 
 from lima_hf.cli import main
+
+pytestmark = pytest.mark.usefixtures("token_in_environment")  # the token in the environment, found nowhere
 
 
 def _err_line(capsys) -> str:
@@ -118,8 +120,7 @@ def test_unavailable_judge_is_one_line(tmp_path, capsys):
 
 @pytest.fixture
 def html_endpoint():
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
@@ -133,12 +134,8 @@ def html_endpoint():
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.body, server.length = b"<html><body>Login required</body></html>", None
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with loopback_server(Handler, body=b"<html><body>Login required</body></html>", length=None) as server:
+        yield server
 
 
 def test_judge_answering_html_or_a_truncated_body(tmp_path, capsys, html_endpoint):

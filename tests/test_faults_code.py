@@ -35,7 +35,7 @@ def test_push_model_never_unpickles_training_args(run_dir, tmp_path, monkeypatch
     caplog.set_level(logging.INFO)
     before = snapshot(run_dir)
     with FakeHub(token=TOKEN) as hub:
-        point_hub_at(monkeypatch, hub.url)
+        point_hub_at(monkeypatch, hub.url, TOKEN)
         code = main(["push", "model", str(run_dir), "--repo_id", "me/tiny"])
         out = capsys.readouterr()
         assert code == 0, out.err

@@ -14,6 +14,8 @@ from lima_hf import io as lima_io
 from lima_hf.cli import main
 from lima_hf.data.sources import SOURCES, load_source
 
+pytestmark = pytest.mark.usefixtures("token_in_environment")  # the token in the environment, found nowhere
+
 SAMPLES = Path(__file__).resolve().parent.parent / "lima_hf" / "resources" / "samples"
 UNIX = "unix.stackexchange.com"
 COMMON_OPTIONS = {"input", "seed", "on_error", "progress"}

@@ -10,6 +10,8 @@ from faults_helpers import TOKEN, assert_no_token, snapshot
 
 from lima_hf.cli import main
 
+pytestmark = pytest.mark.usefixtures("token_in_environment")  # the token in the environment, found nowhere
+
 
 @pytest.fixture
 def work(tmp_path, tiny_model):

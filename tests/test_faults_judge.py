@@ -8,12 +8,14 @@ import re
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
-from faults_helpers import snapshot
+from faults_helpers import loopback_server, snapshot
 
 from lima_hf.cli import main
+
+pytestmark = pytest.mark.usefixtures("token_in_environment")  # the token in the environment, found nowhere
 
 REPLY = json.dumps({"choices": [{"message": {"content": "Rating: 5"}}]}).encode()
 
@@ -41,12 +43,8 @@ class _Drip(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def drip():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Drip)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
-    server.server_close()
+    with loopback_server(_Drip) as server:
+        yield f"{server.url}/v1"
 
 
 @pytest.fixture

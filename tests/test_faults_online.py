@@ -40,6 +40,13 @@ def inputs(tmp_path_factory, bundled_tokenizer):
     (root / "answers.jsonl").write_text(json.dumps({"id": "p1", "prompt": "Hi?", "response": "Hello."}) + "\n")
     (root / "train.jsonl").write_text("".join(
         json.dumps({"conversations": [f"What is {i}?", "An answer. " * 3], "source": "s"}) + "\n" for i in range(4)))
+    (root / "build.yaml").write_text(json.dumps({
+        "tokenizer": str(root / "model"), "sources": {"lima_release": {"input": str(root / "train.jsonl")}},
+        "splits": {"train": [{"source": "s", "count": 2}]}}))
+    from peft import LoraConfig, get_peft_model
+
+    get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj"])).save_pretrained(root / "adapter")
+    tokenizer.save_pretrained(root / "adapter")  # as lima-hf train writes an adapter folder
     return root
 
 
@@ -56,11 +63,29 @@ def _commands(inputs, out):
         "evaluate": ["evaluate", "likert", "--responses", str(inputs / "answers.jsonl"), "--judge", "http",
                      "--judge_model", "m", "--api_base", "{url}/v1", "--max_retries", "1", "--output_dir",
                      str(out / "report")],
+        "generate": ["generate", "--model", model, "--prompts", str(inputs / "prompts.jsonl"), "--output",
+                     str(out / "answers.jsonl"), "--max_new_tokens", "4", "--device", "cpu"],
+        "select-checkpoint": ["select-checkpoint", "--run_dir", model, "--dev_prompts", str(inputs / "prompts.jsonl"),
+                              "--output_dir", str(out / "selection"), "--max_new_tokens", "4", "--device", "cpu",
+                              "--judge", "http", "--judge_model", "m", "--api_base", "{url}/v1", "--max_retries", "1"],
+        "curate": ["curate", "lima_release", "--input", str(inputs / "train.jsonl"), "--output", str(out / "c.jsonl")],
+        "build-dataset": ["build-dataset", "--dataset_config", str(inputs / "build.yaml"), "--output", str(out / "b")],
+        "select": ["select", "--pool", str(inputs / "ds"), "--output", str(out / "selected"), "--strategy", "longest",
+                   "--n", "1", "--no_dedup"],
+        "merge": ["merge", str(inputs / "adapter"), "--base_model", model, "--output_dir", str(out / "merged")],
+        "export": ["export", "alpaca-eval", "--responses", str(inputs / "answers.jsonl"), "--name", "m", "--output",
+                   str(out / "model_outputs.json")],
     }
 
 
-# generate and select-checkpoint read local folders only; they run offline in the other fault tests
-@pytest.mark.parametrize("command", ["push model", "push dataset", "train", "evaluate"])
+# the endpoint refuses every token: commands that must reach it fail (exit 1), the others succeed offline-capable
+REFUSED = {"push model", "push dataset", "evaluate", "select-checkpoint"}
+
+
+# every command but quickstart (the others' steps in a row; tests/test_quickstart.py) and annotate (a server
+# that runs until stopped; tests/test_annotation_page.py)
+@pytest.mark.parametrize("command", ["push model", "push dataset", "train", "evaluate", "generate", "select-checkpoint",
+                                     "curate", "build-dataset", "select", "merge", "export"])
 def test_no_command_prints_the_token_online_against_an_echoing_endpoint(inputs, tmp_path, command):
     out = tmp_path / "out"
     out.mkdir()
@@ -71,7 +96,7 @@ def test_no_command_prints_the_token_online_against_an_echoing_endpoint(inputs, 
         done = subprocess.run([sys.executable, "-m", "lima_hf.cli", *argv], env=env, capture_output=True, text=True,
                               timeout=600, cwd=tmp_path, check=False)
     printed = done.stdout + done.stderr
-    expected = 1 if command.startswith("push") or command == "evaluate" else 0  # the endpoint refuses the token
+    expected = 1 if command in REFUSED else 0
     assert done.returncode == expected, printed[-3000:]
     for secret in (TOKEN, API_KEY):
         assert secret not in printed

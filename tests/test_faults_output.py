@@ -15,6 +15,8 @@ from lima_hf.data.dataset_folder import write_dataset_folder
 from lima_hf.data.loading import read_records
 from lima_hf.io import OUTPUT_MARK, OutputRefusedError, atomic_folder, write_jsonl
 
+pytestmark = pytest.mark.usefixtures("token_in_environment")  # the token in the environment, found nowhere
+
 QUICKSTART_CONFIG = ["--dataset_config", str(quickstart_config_path())]
 RECORD = {"id": "a/1", "source": "authored", "messages": [{"role": "user", "content": "Q"},
                                                            {"role": "assistant", "content": "A"}]}
@@ -88,11 +90,11 @@ def test_output_dot_is_one_line_error(tmp_path, monkeypatch, capsys):
 def test_kill_between_the_two_renames_leaves_the_target_restorable(tmp_path, monkeypatch):
     """Where there is no atomic exchange, a kill between 'move old aside' and 'move new in' leaves the old
     folder aside; the next write puts it back first, so the target is never lost."""
-    import lima_hf.io as io
+    from lima_hf.io import recovery
 
     out = write_dataset_folder(tmp_path / "lima", _configs(3))
     before = snapshot(out)
-    monkeypatch.setattr(io, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(recovery, "_exchange", lambda a, b: False)
     real_replace = os.replace
 
     class Killed(BaseException):
@@ -103,24 +105,24 @@ def test_kill_between_the_two_renames_leaves_the_target_restorable(tmp_path, mon
             raise Killed  # the process dies after moving the old folder aside, before moving the new one in
         real_replace(src, dst)
 
-    monkeypatch.setattr(io.os, "replace", replace)
-    monkeypatch.setattr(io.shutil, "rmtree", lambda *a, **k: None)  # a killed process cleans nothing
+    monkeypatch.setattr(recovery.os, "replace", replace)
+    monkeypatch.setattr(recovery.shutil, "rmtree", lambda *a, **k: None)  # a killed process cleans nothing
     with pytest.raises(Killed):
         write_dataset_folder(out, _configs(1))
     monkeypatch.undo()
     assert not out.exists()  # the window the exchange closes
-    io.recover(out)
+    recovery.recover(out)
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lima"]  # staging of the dead run removed too
 
 
 def test_folder_swap_is_an_atomic_exchange_here(tmp_path):
-    import lima_hf.io as io
+    from lima_hf.io import recovery
 
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     (tmp_path / "a" / "x").write_text("a")
-    assert io._exchange(tmp_path / "a", tmp_path / "b")
+    assert recovery._exchange(tmp_path / "a", tmp_path / "b")
     assert (tmp_path / "b" / "x").read_text() == "a"
 
 
@@ -329,7 +331,8 @@ def test_leftovers_of_the_earlier_layout_are_cleaned_and_a_lost_target_restored(
     hour_ago = time.time() - 7200
     for path in (old.parent, staging):
         os.utime(path, (hour_ago, hour_ago))
-    io.recover(tmp_path / "lima")
+    with pytest.warns(FutureWarning, match=r"removed \.lima\.(old|staging)-\w+, a staging folder of lima-hf's earlier"):
+        io.recover(tmp_path / "lima")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lima"]
     assert (tmp_path / "lima" / "README.md").read_text() == "previous build"
 

@@ -10,6 +10,8 @@ import yaml
 
 from lima_hf.cli import main
 
+pytestmark = pytest.mark.usefixtures("token_in_environment")  # the token in the environment, found nowhere
+
 
 @pytest.mark.slow
 def test_whole_pipeline_under_umask_022_is_readable_by_others(tmp_path, bundled_tokenizer, monkeypatch):

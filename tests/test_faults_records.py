@@ -10,6 +10,8 @@ from faults_helpers import snapshot
 
 from lima_hf.cli import main
 
+pytestmark = pytest.mark.usefixtures("token_in_environment")  # the token in the environment, found nowhere
+
 GOOD = [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "A."}]
 
 

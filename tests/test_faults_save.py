@@ -9,6 +9,8 @@ from faults_helpers import snapshot
 
 from lima_hf.cli import main
 
+pytestmark = pytest.mark.usefixtures("token_in_environment")  # the token in the environment, found nowhere
+
 
 @pytest.fixture
 def tiny_dir(tmp_path, tiny_model):

@@ -3,10 +3,10 @@
 
 import json
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+from faults_helpers import loopback_server
 
 from lima_hf.cli import main
 from lima_hf.redaction import redact
@@ -45,12 +45,8 @@ class _Echo(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def echo():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-    server.status = 400
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with loopback_server(_Echo, status=400) as server:
+        yield server
 
 
 def test_push_error_echoing_the_token_is_redacted(echo, tmp_path, monkeypatch, capsys, caplog):

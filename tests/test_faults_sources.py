@@ -11,7 +11,9 @@ import pytest
 from faults_helpers import snapshot
 
 from lima_hf.cli import main
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
+
+pytestmark = pytest.mark.usefixtures("token_in_environment")  # the token in the environment, found nowhere
 
 SAMPLES = Path(__file__).resolve().parent.parent / "lima_hf" / "resources" / "samples"
 UNIX = "unix.stackexchange.com"

@@ -20,7 +20,7 @@ RECORD = {"id": "1", "source": "s", "messages": [{"role": "user", "content": "q"
 @pytest.fixture
 def hub(monkeypatch):
     with FakeHub(token=TOKEN) as server:
-        point_hub_at(monkeypatch, server.url)
+        point_hub_at(monkeypatch, server.url, TOKEN)
         yield server
 
 

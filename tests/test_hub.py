@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from fake_hub import FakeHub
+from fake_hub import FakeHub, point_hub_at
+from faults_helpers import assert_no_token
 
 TOKEN = "hf_TestTokenNeverWritten0123456789"
 
@@ -14,17 +15,8 @@ TOKEN = "hf_TestTokenNeverWritten0123456789"
 @pytest.fixture
 def hub(monkeypatch):
     """A fake Hub; huggingface_hub pointed at it (online, plain HTTP + LFS), the token in HF_TOKEN."""
-    from huggingface_hub import constants
-
     with FakeHub(token=TOKEN, multipart_threshold=1 << 20, chunk_size=4 << 20) as server:
-        # huggingface_hub reads HF_ENDPOINT once, at import: point the derived constants at the fake too
-        monkeypatch.setattr(constants, "ENDPOINT", server.url)
-        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
-                            server.url + "/{repo_id}/resolve/{revision}/{filename}")
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)  # the fake speaks LFS, not Xet
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_TOKEN", TOKEN)
+        point_hub_at(monkeypatch, server.url, TOKEN)
         yield server
 
 
@@ -58,15 +50,6 @@ def _downloaded(hub, repo_id, repo_type, dest):
     from huggingface_hub import snapshot_download
 
     return Path(snapshot_download(repo_id, repo_type=repo_type, local_dir=dest, endpoint=hub.url))
-
-
-def _assert_token_absent(*texts, folders=()):
-    for text in texts:
-        assert TOKEN not in text
-    for folder in folders:
-        for path in Path(folder).rglob("*"):
-            if path.is_file():
-                assert TOKEN.encode() not in path.read_bytes(), f"token written into {path}"
 
 
 def test_push_model_round_trip(hub, model_folder, tmp_path, capsys, caplog):
@@ -126,7 +109,7 @@ def test_push_model_round_trip(hub, model_folder, tmp_path, capsys, caplog):
 
     logs = "\n".join(record.getMessage() for record in caplog.records)
     # training_args.bin holds the token (the Trainer pickles hub_token): it stays local, never uploaded
-    _assert_token_absent(out.out, out.err, logs, (model_folder / "README.md").read_text(), folders=[local])
+    assert_no_token(out.out, out.err, logs, (model_folder / "README.md").read_text(), folders=[local], token=TOKEN)
     for stored in repo.files.values():
         assert TOKEN.encode() not in stored.data
 
@@ -179,8 +162,8 @@ def test_push_dataset_round_trip(hub, tmp_path):
 
 
 def test_push_dataset_rejects_a_card_without_configs(hub, tmp_path):
+    from lima_hf.errors import InputError
     from lima_hf.hub import push_dataset
-    from lima_hf.io import InputError
 
     folder = tmp_path / "bad"
     folder.mkdir()
@@ -229,8 +212,8 @@ def test_missing_token_and_unreachable_hub(monkeypatch, model_folder, tmp_path):
 
 
 def test_push_rejects_folders_that_are_not_models(tmp_path):
+    from lima_hf.errors import InputError
     from lima_hf.hub import push_model
-    from lima_hf.io import InputError
 
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(InputError, match="missing model weights"):
@@ -274,7 +257,7 @@ def test_push_to_hub_in_a_recipe_uploads_through_the_trainer(hub, tiny_model, tm
     card = hub.file_bytes("lima/pushed-by-trainer", "README.md").decode()
     assert "pipeline_tag: text-generation" in card and "library_name: transformers" in card
     assert "Chat with it (plain `transformers`)" in card and "zhou2023lima" in card
-    _assert_token_absent(out.out, out.err, folders=[tmp_path / "out"])
+    assert_no_token(out.out, out.err, folders=[tmp_path / "out"], token=TOKEN)
 
 
 def test_card_metadata_base_model_and_model_index_parse_with_huggingface_hub(tmp_path):

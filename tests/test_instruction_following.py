@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("lm_eval", reason='the instruction checkers need the ifeval extra: pip install "lima-hf[ifeval]"')
 
+from lima_hf.errors import InputError
 from lima_hf.evaluation.instruction_checks import check_reply, load_instruction_prompts  # noqa: E402
 from lima_hf.evaluation.protocols.instruction_following import score_instructions  # noqa: E402
 from lima_hf.io import InputError  # noqa: E402

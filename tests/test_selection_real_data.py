@@ -108,7 +108,7 @@ def test_embedding_cache_is_keyed_by_content(embedder, tmp_path):
 
 def test_load_pool_reads_the_released_layout(shared_data, tmp_path):
     from lima_hf.data.selection import load_pool
-    from lima_hf.io import InputError
+    from lima_hf.errors import InputError
 
     records, skipped = load_pool(str(shared_data / "lima" / "train.jsonl"))
     assert len(records) == 1000 and not skipped  # the 30 multi-turn dialogues are the release's own config

@@ -12,7 +12,8 @@ from lima_hf.data.sources.stackexchange.calibration import (
     read_rebuild_answers,
     read_release_answers,
 )
-from lima_hf.io import InputError, write_jsonl
+from lima_hf.errors import InputError
+from lima_hf.io import write_jsonl
 
 SCRIPT = Path(__file__).resolve().parent.parent / "dataset_scripts" / "calibrate.py"
 

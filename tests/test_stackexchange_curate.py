@@ -10,7 +10,8 @@ import pytest
 from lima_hf.data.records import RECORD_COLUMNS
 from lima_hf.data.sources import load_source
 from lima_hf.data.sources.stackexchange import Config, curate
-from lima_hf.io import InputError, write_jsonl
+from lima_hf.errors import InputError
+from lima_hf.io import write_jsonl
 
 SAMPLE = Path(__file__).resolve().parent.parent / "lima_hf" / "resources" / "samples" / "stackexchange"
 QUIET = {"progress": False, "report": False}

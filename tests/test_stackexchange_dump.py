@@ -23,7 +23,7 @@ from lima_hf.data.sources.stackexchange.rows import (
     iter_rows,
     parse_row,
 )
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 HEADER = b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8"?>\r\n<posts>\r\n'
 ROW_2015 = b'  <row Id="1" PostTypeId="1" CreationDate="2015-01-01T00:00:00.000" Score="3" Body="&lt;p&gt;Hi&lt;/p&gt;" Title="T &amp; U" />\r\n'

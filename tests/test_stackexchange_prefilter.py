@@ -9,7 +9,7 @@ import pytest
 from lima_hf.data.sources.stackexchange import Config, curate, sample_dump_path
 from lima_hf.data.sources.stackexchange.dump import POSTS, locate, open_member
 from lima_hf.data.sources.stackexchange.posts import scan_posts, scan_posts_parsed
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 ROW = re.compile(rb"^\s*<row .*/>\s*$")
 

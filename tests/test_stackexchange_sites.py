@@ -15,7 +15,7 @@ from lima_hf.data.sources.stackexchange.site_table import (
     load_site_table,
     site_label,
 )
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 
 def test_table_covers_every_site_of_2018_and_2024(shared_data):

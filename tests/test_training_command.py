@@ -170,7 +170,7 @@ def test_plain_trl_evaluates_on_the_validation_split_of_a_lima_hf_folder(tiny_mo
 
 
 def test_a_prompt_only_eval_split_is_refused_with_a_clear_message(lima_folder):
-    from lima_hf.io import InputError
+    from lima_hf.errors import InputError
     from lima_hf.training.script import LimaScriptArguments, load_splits
 
     with pytest.raises(InputError, match="split 'test' has prompts only .* use dataset_test_split: validation"):

@@ -2,18 +2,17 @@
 
 ``--dataset_config`` is the build config (sources, splits, counts; docs/dataset.md); ``--config`` is a recipe
 of these options, as in every other command (a build config given as ``--config``, the old form, is still
-accepted, with a note). The folder written is Hub-ready (Parquet per split, README.md card with the
+accepted, with a FutureWarning: :mod:`lima_hf.compat`). The folder written is Hub-ready (Parquet per split, README.md card with the
 statistics); the rejection logs go to ``DIR.rejections/``. Shows a progress bar per source, then a summary table and the rejection report.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass, field, fields
 
+from lima_hf import compat
 from lima_hf.cli_args import CLIError, parse_args, pop_option
-from lima_hf.io import read_yaml
 
 
 @dataclass
@@ -79,12 +78,6 @@ def print_summary(summary: dict, output, rejections_dir) -> None:
     console.print(f"wrote {output} (load it with datasets.load_dataset({str(output)!r}))")
 
 
-def _is_build_config(path: str) -> bool:
-    """Whether ``path`` holds a build config (``sources``/``splits``) rather than a recipe of options."""
-    data, _ = read_yaml(path, "recipe file")
-    return isinstance(data, dict) and bool({"sources", "splits", "multi_turn"} & set(data))
-
-
 def main(argv: list[str]) -> int:
     from lima_hf.data.build_config import load_build_config
     from lima_hf.data.builder import build_dataset, rejections_dir
@@ -94,15 +87,7 @@ def main(argv: list[str]) -> int:
     argv = list(argv)
     recipe = pop_option(argv, "--config", "a recipe file (YAML)")
     if recipe is not None:
-        if _is_build_config(recipe):
-            print(
-                f"lima-hf build-dataset: note: --config {recipe} is a build config; pass it as --dataset_config "
-                "(--config is a recipe of options, as in every other command)",
-                file=sys.stderr,
-            )
-            argv = ["--dataset_config", recipe, *argv]
-        else:
-            argv = ["--config", recipe, *argv]
+        argv = ["--dataset_config" if compat.build_config_given_as_config(recipe) else "--config", recipe, *argv]
     (args,) = parse_args(
         [BuildDatasetArgs],
         argv,

@@ -17,11 +17,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lima_hf import io as lima_io
 from lima_hf.cli_args import CLIError, parse_args
 from lima_hf.data.executors import Submitted
 from lima_hf.data.sources import SOURCES, load_source, source_name
-from lima_hf import io as lima_io
-from lima_hf.io import InputError, check_output_not_input, check_replaceable_file, claim, file_mode
+from lima_hf.errors import InputError
+from lima_hf.io import check_output_not_input, check_replaceable_file, claim, file_mode
 
 
 @dataclass

@@ -146,8 +146,8 @@ def main(argv: list[str]) -> int:
     from lima_hf.data.selection.pool import load_pool
     from lima_hf.data.selection.quality import load_judge_scores
     from lima_hf.data.selection.report import report_files
+    from lima_hf.errors import InputError
     from lima_hf.io import (
-        InputError,
         check_output_not_input,
         check_replaceable_folder,
         dump_jsonl_line,

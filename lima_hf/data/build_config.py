@@ -28,7 +28,6 @@ go into which split. A YAML file read into dataclasses; every error names the fi
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,11 +35,12 @@ from typing import Any
 
 import yaml
 
-from lima_hf.data.records import OLD_SPLIT_NAMES, VALIDATION_SPLIT, split_name
+from lima_hf import compat
+from lima_hf.data.records import VALIDATION_SPLIT, split_name
 from lima_hf.data.sources import SOURCES, load_source, source_name
-from lima_hf.io import InputError, read_yaml
+from lima_hf.errors import InputError
+from lima_hf.io import read_yaml
 
-logger = logging.getLogger(__name__)
 SHORTFALL_CHOICES = ("fail", "take_available")
 SAMPLE_CHOICES = ("first", "random")
 
@@ -148,7 +148,7 @@ def _parts(value: Any, where, line) -> list[Part]:
                 f"(allowed: {', '.join(sorted(_PART_KEYS))})"
             )
         part = Part(**item)
-        if part.category in OLD_SPLIT_NAMES and part.source == "authored":  # authored categories are split names
+        if part.category in compat.SPLIT.old_to_new and part.source == "authored":  # authored categories are split names
             part.category = split_name(part.category, f"{where()}: authored category")
         if part.count is not None and (not isinstance(part.count, int) or part.count < 0):
             raise InputError(f"{line(index)}: count must be a non-negative integer")
@@ -199,15 +199,14 @@ def parse_build_config(
     for name, options in (data.get("sources") or {}).items():
         where = f"{path}:{_line(nodes, 'sources', name)}: sources.{name}"
         options = dict(options or {})
-        if "source" in options and "module" not in options:  # the key of earlier versions
-            logger.warning("%s: `source:` is now spelled `module:` (the source module this run curates)", where)
-            options["module"] = options.pop("source")
+        if "source" in options and "module" not in options:
+            options[compat.SOURCE_KEY("source", where)] = options.pop("source")
         wanted = options.pop("module", str(name))
         try:
             module = source_name(wanted)
         except KeyError:
             raise InputError(
-                f"{where}: unknown source '{wanted}' (choose from {', '.join(SOURCES)}; "
+                f"{where}: unknown source '{wanted}' (choose from {', '.join(SOURCES.names())}; "
                 "set `module:` when the key is a label)"
             ) from None
         if "input" in options:

@@ -26,8 +26,8 @@ from lima_hf.data.dataset_folder import (
     write_dataset_folder,
 )
 from lima_hf.data.records import normalise_record
+from lima_hf.errors import InputError
 from lima_hf.io import (
-    InputError,
     check_output_not_input,
     check_replaceable_folder,
     read_jsonl,

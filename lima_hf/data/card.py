@@ -9,7 +9,7 @@ import io
 from typing import TYPE_CHECKING, Any
 
 from lima_hf.data.sources import card_entry
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 from lima_hf.paper import CITATION
 
 if TYPE_CHECKING:

@@ -30,7 +30,8 @@ from lima_hf.data.dataset_folder import DEFAULT_CONFIG
 from lima_hf.data.manifest import candidate_pools, load_manifest
 from lima_hf.data.records import VALIDATION_SPLIT, SourceResult, make_rejection
 from lima_hf.data.sources import load_source
-from lima_hf.io import InputError, atomic_folder, write_jsonl
+from lima_hf.errors import InputError
+from lima_hf.io import atomic_folder, write_jsonl
 
 logger = logging.getLogger(__name__)
 COMPOSITION = "composition"

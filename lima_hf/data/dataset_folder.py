@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lima_hf.data.records import RECORD_COLUMNS, normalise_record
-from lima_hf.io import InputError, atomic_folder
+from lima_hf.errors import InputError
+from lima_hf.io import atomic_folder
 
 DEFAULT_CONFIG = "default"
 SPLIT_ORDER = ("train", "validation", "dev", "test")  # dev: the old name of validation
@@ -166,7 +167,7 @@ def write_dataset_folder(
 
 def read_card(path: str | os.PathLike):
     """The ``huggingface_hub.DatasetCard`` of a dataset folder; a missing or malformed card raises
-    :class:`~lima_hf.io.InputError`."""
+    :class:`~lima_hf.errors.InputError`."""
     import yaml
     from huggingface_hub import DatasetCard
 
@@ -193,7 +194,7 @@ def _data_files(entry: Any) -> list[tuple[str, list[str]]]:
 
 def dataset_folder_configs(path: str | os.PathLike) -> dict[str, dict[str, list[Path]]]:
     """``{config: {split: shard paths}}`` of a dataset folder, read from its card's YAML ``configs:``; a config
-    without a name or files, or a pattern that matches no file, raises :class:`~lima_hf.io.InputError`."""
+    without a name or files, or a pattern that matches no file, raises :class:`~lima_hf.errors.InputError`."""
     path = Path(path)
     readme = path / "README.md"
     entries = read_card(path).data.to_dict().get("configs")

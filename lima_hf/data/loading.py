@@ -32,7 +32,7 @@ from lima_hf.data.dataset_folder import (
 )
 from lima_hf.data.records import find_split, normalise_record, split_name
 from lima_hf.data.sources.bad_input import jsonl_objects, raise_or_skip
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 RELEASE_REPO = "GAIR/lima"
 RELEASE_FILES = ("train.jsonl", "test.jsonl")

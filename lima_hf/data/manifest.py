@@ -37,7 +37,8 @@ from typing import Any
 import yaml
 
 from lima_hf.data.records import SourceResult, make_rejection
-from lima_hf.io import InputError, read_yaml
+from lima_hf.errors import InputError
+from lima_hf.io import read_yaml
 
 OVERRIDE_FIELDS = {"prompt", "response", "messages", "reason"}
 

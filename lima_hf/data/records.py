@@ -18,14 +18,14 @@ and Parquet with one schema:
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lima_hf.io import InputError
+from lima_hf import compat
+from lima_hf.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -34,34 +34,24 @@ NEEDS = ("messages", "prompt", "conversation")
 
 VALIDATION_SPLIT = "validation"
 """The Hub's name of the split that LIMA calls the dev set (checkpoint selection); lima-hf called it ``dev``."""
-OLD_SPLIT_NAMES = {"dev": VALIDATION_SPLIT}
-
-
-@functools.lru_cache(maxsize=None)
-def _announce(where: str, old: str, new: str) -> None:
-    logger.warning("%s: the split '%s' is now called '%s' (the Hub's name); the old name is still read", where, old, new)
 
 
 def split_name(name: str, where: str) -> str:
-    """The current name of split ``name``: ``dev`` becomes ``validation``, said once per ``where`` in the log."""
-    new = OLD_SPLIT_NAMES.get(name)
-    if new is None:
-        return name
-    _announce(where, name, new)
-    return new
+    """The current name of split ``name``: ``dev`` becomes ``validation`` (:data:`lima_hf.compat.SPLIT`, warned)."""
+    return compat.SPLIT(name, where)
 
 
 def find_split(requested: str, available: Iterable[str], where: str) -> str | None:
     """The key of ``available`` that holds split ``requested``, where one side may use the old name ``dev``
-    (announced); ``None`` when there is none."""
+    (:data:`lima_hf.compat.SPLIT`, warned); ``None`` when there is none."""
     available = list(available)
     if requested in available:
         return requested
-    for old, new in OLD_SPLIT_NAMES.items():
+    for old, new in compat.SPLIT.old_to_new.items():
         if requested in (old, new):
             other = old if requested == new else new
             if other in available:
-                _announce(where, old, new)
+                compat.SPLIT(old, where)
                 return other
     return None
 
@@ -131,7 +121,7 @@ def normalise_record(
     Columns outside the schema are kept in ``metadata``; a missing ``id`` becomes ``default_id``. ``needs``
     is what the caller must have: ``messages`` (any turns), ``prompt`` (a non-empty user turn) or
     ``conversation`` (a non-empty user and a non-empty assistant turn). A row that does not qualify raises
-    :class:`~lima_hf.io.InputError` starting with ``where`` (the file and line, or the row).
+    :class:`~lima_hf.errors.InputError` starting with ``where`` (the file and line, or the row).
     """
     if not isinstance(row, Mapping):
         raise InputError(f"{where}: not a JSON object")

@@ -21,12 +21,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from lima_hf.errors import InputError
 from lima_hf.evaluation.backends import BackendArguments
 from lima_hf.evaluation.generation import SamplingConfig, generate_responses
 from lima_hf.evaluation.judges.base import LabelsPending
 from lima_hf.evaluation.prompt_sets import load_prompts
 from lima_hf.evaluation.protocols.likert import run_likert
-from lima_hf.io import InputError, atomic_open
+from lima_hf.io import atomic_open
 
 
 def find_checkpoints(run_dir: str | os.PathLike, min_epoch: float = 5, max_epoch: float = 10) -> list[dict[str, Any]]:
@@ -99,7 +100,10 @@ def select_checkpoint(
     run_dir, output_dir = Path(run_dir), Path(output_dir)
     checkpoints = find_checkpoints(run_dir, min_epoch, max_epoch)
     if criterion == "instructions":
-        from lima_hf.evaluation.instruction_checks import bundled_prompts_path, load_instruction_prompts
+        from lima_hf.evaluation.instruction_checks import (
+            bundled_prompts_path,
+            load_instruction_prompts,
+        )
 
         dev_prompts = bundled_prompts_path() if dev_prompts in (None, "bundled") else Path(dev_prompts)
         load_instruction_prompts(dev_prompts)  # a bad file stops here, before any answer is generated

@@ -21,7 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lima_hf.io import InputError, atomic_open, write_jsonl
+from lima_hf.errors import InputError
+from lima_hf.io import atomic_open, write_jsonl
 from lima_hf.registry import Registry
 
 Records = Sequence[Mapping[str, Any]]

@@ -25,8 +25,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lima_hf.errors import ConfigError
-from lima_hf.io import InputError, read_jsonl
+from lima_hf.errors import ConfigError, InputError
+from lima_hf.io import read_jsonl
 
 BUNDLED_PROMPTS = "bundled"
 """The name of the prompt set shipped with lima-hf (``lima_hf/resources/instruction_following/prompts.jsonl``)."""
@@ -108,7 +108,7 @@ def _arguments(checker: type) -> set[str]:
 
 def validate_prompt(row: Any, where: str) -> dict[str, Any]:
     """``row`` as ``{"key", "prompt", "instruction_id_list", "kwargs"}`` (``null`` arguments dropped); an
-    :class:`~lima_hf.io.InputError` starting with ``where`` names the key and the instruction otherwise."""
+    :class:`~lima_hf.errors.InputError` starting with ``where`` names the key and the instruction otherwise."""
     if not isinstance(row, dict):
         raise InputError(f"{where}: expected a JSON object")
     missing = [name for name in _SCHEMA if name not in row]

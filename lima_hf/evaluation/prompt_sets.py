@@ -17,7 +17,7 @@ import os
 from typing import Any
 
 from lima_hf.data.loading import load_lima_dataset
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 
 def load_prompts(path: str | os.PathLike, split: str = "test", limit: int | None = None) -> list[dict[str, Any]]:

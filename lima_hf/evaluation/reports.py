@@ -48,7 +48,7 @@ def agreement_table(rows: list[dict]) -> str:
 
 def read_figures(output_dir: str | os.PathLike) -> dict[str, Any]:
     """The figures of a report folder (its ``report.json``)."""
-    from lima_hf.io import InputError
+    from lima_hf.errors import InputError
 
     path = Path(output_dir) / "report.json"
     try:

@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lima_hf.io import InputError, read_jsonl
+from lima_hf.errors import InputError
+from lima_hf.io import read_jsonl
 
 _RESPONSE_KEYS = ("response", "output", "answer", "completion")
 _PROMPT_KEYS = ("prompt", "instruction", "question")

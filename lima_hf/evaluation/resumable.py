@@ -17,7 +17,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from lima_hf.io import InputError, atomic_open, claim, dump_jsonl_line
+from lima_hf.errors import InputError
+from lima_hf.io import atomic_open, claim, dump_jsonl_line
 
 FINGERPRINT_KEY = "produced_by"
 

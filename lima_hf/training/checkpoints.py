@@ -14,7 +14,8 @@ import os
 import re
 from pathlib import Path
 
-from lima_hf.io import InputError, atomic_open, read_json
+from lima_hf.errors import InputError
+from lima_hf.io import atomic_open, read_json
 from lima_hf.redaction import redact
 
 logger = logging.getLogger(__name__)

@@ -14,8 +14,7 @@ from typing import Any
 from trl import ScriptArguments
 
 from lima_hf.data.records import VALIDATION_SPLIT, find_split
-from lima_hf.errors import ConfigError
-from lima_hf.io import InputError
+from lima_hf.errors import ConfigError, InputError
 
 BUNDLED = "bundled"
 
@@ -83,7 +82,7 @@ def _train_split(data, name: str, where: str):
 def check_training_messages(messages, where: str) -> None:
     """A conversation LIMA's chat template can train on: system turns first (optional), then user and assistant
     turns alternating from a user turn, at least one assistant turn and none empty; else an
-    :class:`~lima_hf.io.InputError` starting with ``where`` (the record) that says what is wrong."""
+    :class:`~lima_hf.errors.InputError` starting with ``where`` (the record) that says what is wrong."""
     roles = [turn.get("role") for turn in messages or []]
     unknown = sorted({str(role) for role in roles} - {"system", "user", "assistant"})
     if unknown:

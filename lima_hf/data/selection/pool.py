@@ -5,7 +5,7 @@ id), normalised to records with an ``id``, a ``source`` and at least one user an
 from __future__ import annotations
 
 from lima_hf.data.loading import load_lima_dataset
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 
 def load_pool(
@@ -13,7 +13,7 @@ def load_pool(
 ) -> tuple[list[dict], list[dict]]:
     """``(records, skipped)`` of the pool's ``config``/``split``; ``skipped`` lists each row dropped as
     malformed (``on_error="skip"``) with its reason; with ``on_error="raise"`` the first one raises
-    :class:`~lima_hf.io.InputError` naming the pool and the row. A candidate needs a non-empty user and a
+    :class:`~lima_hf.errors.InputError` naming the pool and the row. A candidate needs a non-empty user and a
     non-empty assistant turn; one without a ``source`` counts as ``unknown``."""
     skipped: list[dict] = []
     data = load_lima_dataset(pool, config, split=split, needs="conversation", on_error=on_error, rejections=skipped)

@@ -29,7 +29,7 @@ from lima_hf.data.filters import (
     refers_to_other_answers,
 )
 from lima_hf.data.selection.embeddings import response_text
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 SIGNALS = ("length_window", "no_first_person", "no_other_answers", "vote_score", "judge")
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lima_hf.data.selection.embeddings import prompt_text, response_text
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 # Deita's scorer prompts (hkust-nlp/deita, src/deita/selection/scorer)
 COMPLEXITY_TEMPLATE = ("You are a helpful assistant. Please identify the complexity score of the following user query. "

@@ -6,56 +6,54 @@
 - ``Config``: a dataclass of its options (fields with help text) inheriting
   :class:`~lima_hf.data.sources.base.SourceConfig`, and ``curate(config) -> SourceResult``.
 
-Adding a source is that module plus one line in :data:`SOURCES` (or :func:`register_source` at run time).
+Adding a source is that module plus one line in :data:`SOURCES`, a :class:`~lima_hf.registry.Registry` (or
+:func:`register_source` at run time).
 """
 
 from __future__ import annotations
 
-import importlib
-import logging
 from types import ModuleType
 
+from lima_hf import compat
 from lima_hf.data.sources.base import CardEntry
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
+from lima_hf.registry import Registry
 
-logger = logging.getLogger(__name__)
+
+def _check_source(name: str, module: ModuleType) -> None:
+    missing = [attr for attr in ("NAME", "LABELS", "Config", "curate") if not hasattr(module, attr)]
+    if missing:
+        raise TypeError(f"source module {module.__name__} lacks {', '.join(missing)} (see lima_hf.data.sources)")
+
 
 # name -> the module (imported when first used)
-SOURCES: dict[str, str | ModuleType] = {
+SOURCES: Registry[ModuleType] = Registry("source", {
     "stackexchange": "lima_hf.data.sources.stackexchange",
     "wikihow": "lima_hf.data.sources.wikihow",
     "reddit": "lima_hf.data.sources.reddit",
     "natural_instructions": "lima_hf.data.sources.natural_instructions",
     "authored": "lima_hf.data.sources.authored",
     "lima_release": "lima_hf.data.sources.lima_release",
-}
-# spellings of earlier versions -> the name
-OLD_NAMES = {"natural-instructions": "natural_instructions", "lima-release": "lima_release"}
+}, _check_source)
 
 
 def register_source(module: ModuleType) -> None:
     """Add a source module (one that follows the contract above) under its ``NAME``."""
-    missing = [attr for attr in ("NAME", "LABELS", "Config", "curate") if not hasattr(module, attr)]
-    if missing:
-        raise TypeError(f"source module {module.__name__} lacks {', '.join(missing)} (see lima_hf.data.sources)")
-    SOURCES[module.NAME] = module
+    SOURCES.register(getattr(module, "NAME", module.__name__), module)
 
 
 def source_name(name: str) -> str:
-    """``name``, or the name an old spelling stands for (with a note saying so); unknown names raise ``KeyError``."""
-    if name in OLD_NAMES:
-        logger.warning("source '%s' is now spelled '%s'; please use the new name", name, OLD_NAMES[name])
-        name = OLD_NAMES[name]
+    """``name``, or the name an old spelling stands for (:data:`lima_hf.compat.SOURCE`, warned); unknown names
+    raise ``KeyError``."""
+    name = compat.SOURCE(name)
     if name not in SOURCES:
-        raise KeyError(f"unknown source '{name}' (choose from {', '.join(SOURCES)})")
+        raise KeyError(f"unknown source '{name}' (choose from {', '.join(SOURCES.names())})")
     return name
 
 
 def load_source(name: str) -> ModuleType:
     """The module of source ``name`` (see :data:`SOURCES`)."""
-    name = source_name(name)
-    module = SOURCES[name]
-    return importlib.import_module(module) if isinstance(module, str) else module
+    return SOURCES.get(source_name(name))
 
 
 def card_entry(name: str, label: str) -> CardEntry:

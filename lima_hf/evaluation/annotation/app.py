@@ -88,7 +88,7 @@ def serve(database: str | os.PathLike, host: str = "127.0.0.1", port: int | None
     """Serve the page for ``database``; returns the running app (with ``block=False``) and its URL."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     if not Path(database).is_file():
-        from lima_hf.io import InputError
+        from lima_hf.errors import InputError
 
         raise InputError(f"{database}: no annotation database; add items with `lima-hf evaluate PROTOCOL "
                          f"--judge people --database {database} ...`")

@@ -17,11 +17,11 @@ import json
 import os
 import re
 import sqlite3
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lima_hf.io import InputError
+from lima_hf.errors import InputError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (

@@ -29,16 +29,17 @@ class _SharedJudgeArguments:
 
 def judge_arguments() -> type:
     """A ``JudgeArguments`` dataclass: the shared options plus those of every judge in the registry."""
-    from lima_hf.evaluation.judges import ALIASES, JUDGES
+    from lima_hf import compat
+    from lima_hf.evaluation.judges import JUDGES
 
     fields = []
     for f in dataclasses.fields(_SharedJudgeArguments):
         metadata = dict(f.metadata)
         if f.name == "judge":
-            names = ", ".join(f"'{n}' ({(JUDGES[n].__doc__ or n).splitlines()[0].rstrip('.')})" for n in JUDGES)
-            old = ", ".join(f"'{old}' = '{new}'" for old, new in ALIASES.items())
+            names = ", ".join(f"'{n}' ({(cls.__doc__ or n).splitlines()[0].rstrip('.')})" for n, cls in JUDGES.items())
+            old = ", ".join(f"'{old}' = '{new}'" for old, new in compat.JUDGE.old_to_new.items())
             metadata = {"help": f"Which judge reads the answers: {names}. Earlier names: {old}.",
-                        "choices": [*JUDGES, *ALIASES]}
+                        "choices": [*JUDGES, *compat.JUDGE.old_to_new]}
         fields.append((f.name, f.type, field(default=f.default, metadata=metadata)))
     for judge_class in JUDGES.values():
         for f in dataclasses.fields(judge_class.Arguments):
@@ -55,12 +56,10 @@ JudgeArguments = judge_arguments()
 
 def make_judge(args):
     """The judge ``args`` (a :func:`judge_arguments` instance) describe."""
-    from lima_hf.evaluation.judges import ALIASES, JUDGES
+    from lima_hf import compat
+    from lima_hf.evaluation.judges import JUDGES
 
-    name = ALIASES.get(args.judge, args.judge)
-    if name not in JUDGES:
-        raise ConfigError(f"unknown judge '{args.judge}' (choose from {', '.join(JUDGES)})")
-    judge_class = JUDGES[name]
+    judge_class = JUDGES.get(compat.JUDGE(args.judge))
     if getattr(judge_class, "needs_model", False) and not args.judge_model:
         raise ConfigError(f"--judge {args.judge} needs --judge_model")
     return judge_class.from_arguments(args)

@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lima_hf.errors import InputError
 from lima_hf.evaluation.judges.base import Judge, JudgeTask, LabelsPending
-from lima_hf.io import InputError, atomic_open, read_jsonl, write_jsonl
+from lima_hf.io import atomic_open, read_jsonl, write_jsonl
 
 
 @dataclass

@@ -24,20 +24,22 @@ from lima_hf.evaluation.protocols.instruction_following import InstructionFollow
 from lima_hf.evaluation.protocols.likert import Likert
 from lima_hf.evaluation.protocols.multi_turn import MultiTurn
 from lima_hf.evaluation.protocols.pairwise import Pairwise
+from lima_hf.registry import Registry
 
-PROTOCOLS: dict[str, type[Protocol]] = {
-    Pairwise.name: Pairwise,
-    Likert.name: Likert,
-    Absolute.name: Absolute,
-    MultiTurn.name: MultiTurn,
-    InstructionFollowing.name: InstructionFollowing,
-}
+
+def _check_protocol(name: str, protocol: type) -> None:
+    if not (isinstance(protocol, type) and issubclass(protocol, Protocol)) or protocol.name != name:
+        raise TypeError(f"protocol {name!r}: {protocol!r} is not a Protocol subclass whose name is {name!r}")
+
+
+PROTOCOLS: Registry[type[Protocol]] = Registry(
+    "protocol", {p.name: p for p in (Pairwise, Likert, Absolute, MultiTurn, InstructionFollowing)}, _check_protocol
+)
 
 
 def register_protocol(protocol: type[Protocol]) -> type[Protocol]:
     """Add ``protocol`` to :data:`PROTOCOLS` under its ``name`` (usable as a class decorator)."""
-    PROTOCOLS[protocol.name] = protocol
-    return protocol
+    return PROTOCOLS.register(protocol.name, protocol)
 
 
 def evaluate(protocol: str, systems: Mapping[str, str | os.PathLike], output_dir: str | os.PathLike, judge,
@@ -45,9 +47,7 @@ def evaluate(protocol: str, systems: Mapping[str, str | os.PathLike], output_dir
     """Run the protocol ``protocol`` of :data:`PROTOCOLS` on ``systems`` (``name -> response JSONL``; for
     pairwise the first is ours) with ``judge``; write the report in ``output_dir`` and return its figures.
     ``options`` are the protocol's (``both_orders``, ``sample_size``, ...) and :class:`Protocol`'s."""
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r} (choose from {', '.join(PROTOCOLS)})")
-    return PROTOCOLS[protocol](judge, output_dir, **options).run(systems)
+    return PROTOCOLS.get(protocol)(judge, output_dir, **options).run(systems)
 
 
 __all__ = ["PROTOCOLS", "Protocol", "evaluate", "register_protocol"]

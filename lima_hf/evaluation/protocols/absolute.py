@@ -11,7 +11,11 @@ from typing import Any
 
 from lima_hf.evaluation import plots
 from lima_hf.evaluation.parsing import ABSOLUTE_LABELS, parse_absolute
-from lima_hf.evaluation.protocols.base import SingleAnswerProtocol, response_items
+from lima_hf.evaluation.protocols.base import (
+    FailPassExcellent,
+    SingleAnswerProtocol,
+    response_items,
+)
 from lima_hf.evaluation.reports import pct
 from lima_hf.evaluation.stats import absolute_summary
 
@@ -61,7 +65,7 @@ class AbsoluteArguments:
     sample_size: int | None = field(default=50, metadata={"help": "Rate this many random prompts (the paper: 50)."})
 
 
-class Absolute(SingleAnswerProtocol):
+class Absolute(FailPassExcellent, SingleAnswerProtocol):
     """Fail / Pass / Excellent of ``sample_size`` random prompts per system (module docstring)."""
 
     name = "absolute"
@@ -69,13 +73,10 @@ class Absolute(SingleAnswerProtocol):
     title = "Absolute rating"
     template = ABSOLUTE_TEMPLATE
     placeholders = frozenset({"question", "answer"})
-    choices = tuple(f"Rating: {label}" for label in ABSOLUTE_LABELS)
-    labels = ABSOLUTE_LABELS
     label_help = '"Fail", "Pass" or "Excellent"'
     plot_file = "absolute.png"
     field = "label"
     Arguments = AbsoluteArguments
-    parse = staticmethod(parse_absolute)
 
     def items(self, systems):
         return {name: sample_items(response_items(r), self.options["sample_size"], self.seed)

@@ -19,11 +19,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from lima_hf.errors import InputError
 from lima_hf.evaluation import reports
 from lima_hf.evaluation.agreement import agreement_table
 from lima_hf.evaluation.judges.base import Judge, JudgeTask, LabelsPending
+from lima_hf.evaluation.parsing import ABSOLUTE_LABELS, parse_absolute
 from lima_hf.evaluation.responses import describe_prompts, load_responses
-from lima_hf.io import InputError, read_jsonl
+from lima_hf.io import read_jsonl
 
 Path_ = str | os.PathLike
 
@@ -264,3 +266,12 @@ class SingleAnswerProtocol(Protocol):
             protocol.instructions = template
         task = protocol.task("grades", items, cache_file=cache_path)
         return protocol.apply(items, judge.verdicts(task, progress=progress))
+
+
+class FailPassExcellent:
+    """The answers of a Fail / Pass / Excellent rating (Figure 3, Section 4.4), mixed into a :class:`Protocol`:
+    the judge's constrained choices, the labels people pick from, and the parser of a reply."""
+
+    choices = tuple(f"Rating: {label}" for label in ABSOLUTE_LABELS)
+    labels = ABSOLUTE_LABELS
+    parse = staticmethod(parse_absolute)

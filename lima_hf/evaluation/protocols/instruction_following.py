@@ -22,12 +22,16 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from lima_hf.errors import InputError
 from lima_hf.evaluation import plots, stats
-from lima_hf.evaluation.instruction_checks import BUNDLED_PROMPTS, check_reply, load_instruction_prompts
+from lima_hf.evaluation.instruction_checks import (
+    BUNDLED_PROMPTS,
+    check_reply,
+    load_instruction_prompts,
+)
 from lima_hf.evaluation.protocols.base import Protocol
 from lima_hf.evaluation.reports import pct, write_report
 from lima_hf.evaluation.responses import describe_prompts, load_responses
-from lima_hf.io import InputError
 
 METRICS = ("prompt_strict", "prompt_loose", "instruction_strict", "instruction_loose")
 METRIC_NAMES = {

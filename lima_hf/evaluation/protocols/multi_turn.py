@@ -15,11 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lima_hf.errors import InputError
 from lima_hf.evaluation import plots, stats
-from lima_hf.evaluation.parsing import ABSOLUTE_LABELS, parse_absolute
-from lima_hf.evaluation.protocols.base import Protocol, response_items
+from lima_hf.evaluation.parsing import ABSOLUTE_LABELS
+from lima_hf.evaluation.protocols.base import (
+    FailPassExcellent,
+    Protocol,
+    response_items,
+)
 from lima_hf.evaluation.reports import pct
-from lima_hf.io import InputError
 
 MULTI_TURN_TEMPLATE = """\
 Read the conversation between a user and an AI assistant, and rate the assistant's last response.
@@ -97,7 +101,7 @@ class MultiTurnArguments:
     )
 
 
-class MultiTurn(Protocol):
+class MultiTurn(FailPassExcellent, Protocol):
     """Every assistant turn of each system's dialogues rated Fail / Pass / Excellent (module docstring)."""
 
     name = "multi-turn"
@@ -105,12 +109,9 @@ class MultiTurn(Protocol):
     title = "Multi-turn dialogue, rated turn by turn"
     template = MULTI_TURN_TEMPLATE
     placeholders = frozenset({"conversation", "answer"})
-    choices = tuple(f"Rating: {label}" for label in ABSOLUTE_LABELS)
-    labels = ABSOLUTE_LABELS
     label_help = '"Fail", "Pass" or "Excellent" for the last response, given the conversation before it'
     plot_file = "multi_turn.png"
     Arguments = MultiTurnArguments
-    parse = staticmethod(parse_absolute)
 
     @staticmethod
     def key(item: dict) -> str:

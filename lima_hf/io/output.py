@@ -1,75 +1,33 @@
-"""The one output policy, and JSON-lines / YAML input with errors that name the file and line.
-
-Output policy (every writer of lima-hf goes through it):
+"""The output policy: every writer of lima-hf goes through it.
 
 * files are written atomically (a temporary file beside the target, renamed over it) with the permissions
-  the user's umask gives (``0666 & ~umask``), or the mode of the file replaced, so a ``chmod`` survives a rerun;
+  the user's umask gives, or the mode of the file replaced, so a ``chmod`` survives a rerun
+  (:mod:`lima_hf.io.permissions`);
 * lima-hf marks what it writes: each folder it writes into holds :data:`OUTPUT_MARK`, a small JSON manifest
   listing the files it wrote there. It never replaces a file, nor a whole folder, that the mark does not list
   (a folder that lacks the mark or holds other files is refused with :class:`OutputRefusedError`);
-* a folder is built in a staging folder beside the target and swapped in (an atomic exchange where the
-  system has one); staging folders left by a crashed run are removed, and a target moved aside by a run
-  killed between two renames is put back, by the next write to the same target;
+* a folder is built in a staging folder beside the target and swapped in; what a crashed run left is undone
+  by the next write to the same target (:mod:`lima_hf.io.recovery`);
 * an output may not be one of the inputs, nor hold one (:func:`check_output_not_input`), nor, for commands
-  whose inputs are folders read whole, lie inside one.
+  whose inputs are folders read whole, lie inside one; nor be unwritable (:func:`check_writable`, before any work).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import json
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from lima_hf.errors import InputError, OutputRefusedError
+from lima_hf.errors import OutputRefusedError
+from lima_hf.io.permissions import apply_umask_tree, file_mode
+from lima_hf.io.recovery import make_staging, recover, swap_in
 
 OUTPUT_MARK = ".lima-hf-output.json"
-_STAGING = ".lima-hf-staging-"
-_ASIDE = ".lima-hf-old-"
-
-
-
-
-# --------------------------------------------------------------------------- permissions
-
-
-def umask() -> int:
-    """The process umask (read without changing it for longer than one call)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def file_mode() -> int:
-    """Permissions of a new file under the current umask."""
-    return 0o666 & ~umask()
-
-
-def dir_mode() -> int:
-    """Permissions of a new folder under the current umask."""
-    return 0o777 & ~umask()
-
-
-def apply_umask_tree(root: Path) -> None:
-    """Give a staged tree (made with mkdtemp's 0700 / mkstemp's 0600) the umask's permissions."""
-    fmode, dmode = file_mode(), dir_mode()
-    os.chmod(root, dmode)
-    for folder, dirs, files in os.walk(root):
-        for name in dirs:
-            os.chmod(os.path.join(folder, name), dmode)
-        for name in files:
-            path = os.path.join(folder, name)
-            if not os.path.islink(path):
-                os.chmod(path, fmode)
 
 
 # --------------------------------------------------------------------------- ownership mark
@@ -204,79 +162,7 @@ def check_output_not_input(output: str | os.PathLike, inputs: Iterable[str | os.
             ) from None
 
 
-# --------------------------------------------------------------------------- staging and swapping
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def recover(target: str | os.PathLike) -> None:
-    """Undo what a crashed write to ``target`` left: put back a target moved aside, remove stale staging."""
-    target = Path(os.path.abspath(target))
-    parent = target.parent
-    if not parent.is_dir():
-        return
-    for entry in parent.iterdir():
-        name = entry.name
-        for marker in (_STAGING, _ASIDE):
-            prefix = f".{target.name}{marker}"
-            if not name.startswith(prefix):
-                continue
-            pid = name[len(prefix):].split("-", 1)[0]
-            if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
-                continue  # another run is writing this target right now
-            if marker == _ASIDE and not target.exists():
-                os.replace(entry, target)  # killed between the two renames: the old target comes back
-            elif entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    entry.unlink()
-        _recover_legacy(target, entry)
-
-
-def _recover_legacy(target: Path, entry: Path) -> None:
-    """What lima-hf before the ownership mark left (``.NAME.staging-*``, ``.NAME.old-*/NAME``), once an hour old."""
-    if not entry.name.startswith((f".{target.name}.staging-", f".{target.name}.old-")) or not entry.is_dir():
-        return
-    if time.time() - entry.stat().st_mtime < 3600:
-        return  # perhaps still being written
-    moved = entry / target.name
-    if entry.name.startswith(f".{target.name}.old-") and moved.is_dir() and not target.exists():
-        os.replace(moved, target)
-    shutil.rmtree(entry, ignore_errors=True)
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two paths (Linux ``renameat2(RENAME_EXCHANGE)``); ``False`` where unsupported."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-    return result == 0
-
-
-def _swap_in(staging: Path, target: Path) -> None:
-    if not target.exists():
-        os.replace(staging, target)
-        return
-    if _exchange(staging, target):  # staging now holds the old target
-        shutil.rmtree(staging, ignore_errors=True)
-        return
-    aside = target.parent / f".{target.name}{_ASIDE}{os.getpid()}-{os.urandom(3).hex()}"
-    os.replace(target, aside)
-    os.replace(staging, target)
-    shutil.rmtree(aside, ignore_errors=True)
+# --------------------------------------------------------------------------- atomic writers
 
 
 @contextlib.contextmanager
@@ -294,12 +180,12 @@ def atomic_folder(target: str | os.PathLike) -> Iterator[Path]:
     recover(target)
     check_replaceable_folder(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}{_STAGING}{os.getpid()}-", dir=target.parent))
+    staging = make_staging(target)
     try:
         yield staging
         apply_umask_tree(staging)
         _write_mark(staging, _tree_files(staging))
-        _swap_in(staging, target)
+        swap_in(staging, target)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
@@ -357,94 +243,3 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[Any], *, replace: str
             handle.write(dump_jsonl_line(record))
             count += 1
     return count
-
-
-# --------------------------------------------------------------------------- input
-
-
-def read_jsonl(path: str | os.PathLike, *, skip_blank: bool = True, on_error: str = "raise",
-               skipped: list[tuple[int, InputError]] | None = None) -> Iterator[tuple[int, Any]]:
-    """Yield ``(line_number, object)`` for each line; a malformed line (bad JSON or bad UTF-8) raises
-    :class:`InputError` naming the file and line, or, with ``on_error="skip"``, is appended to ``skipped``
-    as ``(line_number, error)`` and the next line is read."""
-    path = Path(path)
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError as err:
-        raise InputError(f"{path}: file not found") from err
-    except IsADirectoryError as err:
-        raise InputError(f"{path}: is a folder, expected a JSONL file") from err
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8")
-                if skip_blank and not line.strip():
-                    continue
-                obj = json.loads(line)
-            except UnicodeDecodeError as err:
-                error = InputError(f"{path}:{number}: invalid UTF-8 ({err.reason} at byte {err.start})")
-            except json.JSONDecodeError as err:
-                error = InputError(f"{path}:{number}: malformed JSON ({err.msg} at column {err.colno})")
-            else:
-                yield number, obj
-                continue
-            if on_error != "skip":
-                raise error
-            if skipped is not None:
-                skipped.append((number, error))
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses a mapping giving the same key twice."""
-
-
-def _construct_unique_mapping(loader, node, deep=False):
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            hash(key)
-        except TypeError:
-            continue
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first given on line {seen[key]})", key_node.start_mark
-            )
-        seen[key] = key_node.start_mark.line + 1
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
-
-
-def read_yaml(path: str | os.PathLike, what: str = "YAML file") -> tuple[Any, yaml.Node | None]:
-    """Parse a YAML file; return ``(data, node tree)``, the tree giving line numbers for later errors.
-
-    A missing or unreadable file, malformed YAML or a key given twice raises :class:`InputError` naming
-    the file and line.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        raise InputError(f"{path}: {what} not found") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read {what} ({err})") from err
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader), yaml.compose(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise InputError(f"{where}: malformed YAML ({getattr(err, 'problem', None) or err})") from err
-
-
-def read_json(path: str | os.PathLike) -> Any:
-    """The JSON value in ``path``, or ``None`` when the file does not exist; malformed JSON raises
-    :class:`InputError` naming the file and line."""
-    path = Path(path)
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}:{err.lineno}: malformed JSON ({err.msg})") from err
