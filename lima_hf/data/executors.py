@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import importlib
 import io
@@ -30,7 +31,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,26 @@ def run_files(name: str, work: Callable[[int], tuple[Any, dict[str, int]]], file
     workers = getattr(config, "num_proc", None) or os.cpu_count() or 1
     results = run_stage(step, files, config, folder, workers)
     return [json.loads(path.read_text(encoding="utf-8")) for path in results]
+
+
+def per_file(name: str, work: Callable[[Path, Any], Any], paths: Sequence[Path], config, *, key: dict,
+             counts: Callable[[Any], dict[str, int]] | None = None) -> Iterator[Any]:
+    """Stage 1 of a source that reads its input one file at a time: ``work(path, config)`` (picklable) on each of
+    ``paths``, the results in file order. With ``--executor pool`` each file is read in this process when the
+    global step asks for it (one file's result in memory at a time; an error raised stops at its file); with
+    ``local``, ``slurm`` or ``ray`` each file is a datatrove task (:func:`run_files`; ``key``: what shapes the
+    results besides the files and the options; ``counts(result)``: the task's numbers for datatrove's stats)."""
+    if config.executor == "pool":
+        return (work(Path(path), config) for path in paths)
+    names = [str(path) for path in paths]
+    task = functools.partial(_file_task, work, names, config, counts)
+    return iter(run_files(name, task, names, config, key=key, stamps=[Path(path) for path in paths]))
+
+
+def _file_task(work, paths: list[str], config, counts, rank: int) -> tuple[Any, dict[str, int]]:
+    """A datatrove task of :func:`per_file`: ``work`` on file ``rank`` (no progress bars in tasks)."""
+    result = work(Path(paths[rank]), dataclasses.replace(config, progress=False))
+    return result, (counts(result) if counts else {})
 
 
 def _submit_slurm(executor, files: Sequence[str], config, work: Path) -> str:
