@@ -229,7 +229,7 @@ def per_file(name: str, work: Callable[[Path, Any], Any], paths: Sequence[Path],
     global step asks for it (one file's result in memory at a time; an error raised stops at its file); with
     ``local``, ``slurm`` or ``ray`` each file is a datatrove task (:func:`run_files`; ``key``: what shapes the
     results besides the files and the options; ``counts(result)``: the task's numbers for datatrove's stats)."""
-    if config.executor == "pool":
+    if config.executor == "pool" or not paths:
         return (work(Path(path), config) for path in paths)
     names = [str(path) for path in paths]
     task = functools.partial(_file_task, work, names, config, counts)

@@ -116,7 +116,8 @@ def import_rows(
 
 def file_rows(path: Path, config: Config) -> dict:
     """Stage 1 on one released file (``test*``: the test split, else train): its training pairs (``records``),
-    dialogues (``multi_turn``), test prompts (``test``) and malformed rows skipped (``rejections``; ``on_error="raise"`` raises)."""
+    dialogues (``multi_turn``), test prompts (``test``) and malformed rows skipped (``rejections``;
+    ``on_error="raise"`` raises)."""
     rows: dict[str, list] = {"records": [], "multi_turn": [], "test": [], "rejections": []}
     split = _split(path)
     for record, rejection in import_rows(path, split=split, on_error=config.on_error):
