@@ -16,7 +16,14 @@ complete (``<work_dir>/logs/completions/``), so a killed run started again skips
 redoes only the rest: nothing partial is taken as complete. The work folder's name is a hash of the inputs
 and every option that shapes the results, so results made with other settings are never reused. A failed
 task is reported with its file and error. ``pool`` is the process pool without a work folder (no
-resumption), as lima-hf ran before datatrove.
+resumption), as lima-hf ran before datatrove: one file at a time in the calling process
+(:func:`per_file`), or, for Stack Exchange's sites, a process pool of ``num_proc``.
+
+``pool`` is the default, measured rather than assumed (docs/dataset.md, "Why pool is the default"): on one machine
+datatrove's local executor is no faster (0.91x-1.08x the time on a 1 GB Posts.xml, ``bench_stackexchange.py``),
+it adds a fixed cost of 2-5 s per stage to sources that take a second (``bench_executors.py``), and it keeps a
+work folder per inputs and options; and datatrove needs ``numpy>=2`` where lima-hf admits 1.26, so it stays
+the ``distributed`` extra.
 """
 
 from __future__ import annotations
@@ -58,8 +65,9 @@ class ExecutorConfig:
 
     executor: str = field(
         default="pool",
-        metadata={"help": "Where the per-file stage runs: 'pool' (processes on this machine, no work folder), "
-                  "'local' (datatrove LocalPipelineExecutor, resumable), 'slurm' (a Slurm job array) or 'ray' "
+        metadata={"help": "Where the per-file stage runs: 'pool' (this machine, no work folder; the default: on one "
+                  "machine datatrove is no faster and adds a fixed cost per stage, docs/dataset.md), 'local' "
+                  "(datatrove LocalPipelineExecutor, every core, resumable), 'slurm' (a Slurm job array) or 'ray' "
                   "(a Ray cluster).", "choices": list(EXECUTOR_CHOICES)},
     )
     num_proc: int | None = field(
