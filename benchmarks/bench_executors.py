@@ -60,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         times: dict[str, list[float]] = {"pool": [], "local": []}
         outputs = {}
         for _ in range(args.repeat):
-            for executor in times:  # interleaved, so that a change of load hits both
+            for executor, runs in times.items():  # interleaved, so that a change of load hits both
                 seconds, outputs[executor] = run(source, path, executor)
-                times[executor].append(seconds)
+                runs.append(seconds)
         pool, local = min(times["pool"]), min(times["local"])
         print(f"| {source} | {pool:.2f} s | {local:.2f} s | {local / pool:.2f}x | "
               f"{'yes' if outputs['pool'] == outputs['local'] else 'NO'} |")
