@@ -1,4 +1,4 @@
-"""Stack Exchange's per-file stage on datatrove's executors: byte-identical output on the local executor and a
+"""The per-file stage of every source on datatrove's executors: byte-identical output on the local executor and a
 local Ray cluster, a killed run resumes to the same output, a failed task names its file, the Slurm job script."""
 
 from __future__ import annotations
@@ -113,9 +113,13 @@ def test_local_ray_cluster_gives_the_reference_output(shared_data, tmp_path):
     try:
         options = ["--executor", "ray", "--num_proc", "2", "--work_dir", str(tmp_path / "work")]
         assert run_stackexchange(shared_data, tmp_path / "se" / "se.jsonl", options) == 0
+        from test_curate_reference import run_file_source
+
+        assert run_file_source(shared_data, tmp_path / "wh" / "out.jsonl", "wh", options) == 0
     finally:
         ray.shutdown()
     assert _digests(tmp_path, "se") == _reference("se")
+    assert _digests(tmp_path, "wh") == _reference("wh")
 
 
 def test_build_dataset_takes_the_executor_and_hands_the_stage_to_slurm(tmp_path, capsys):
@@ -133,6 +137,18 @@ def test_build_dataset_takes_the_executor_and_hands_the_stage_to_slurm(tmp_path,
     assert main(["build-dataset", "--dataset_config", str(config), "--output", str(tmp_path / "ds"),
                  "--executor", "slurm"]) == 0
     assert "#SBATCH --partition=cpu" in capsys.readouterr().out and not (tmp_path / "ds").exists()
+
+
+def test_the_file_sources_on_the_local_executor_give_the_reference_output(shared_data, tmp_path):
+    from test_curate_reference import FILE_SOURCE_RUNS, run_file_source
+
+    options = ["--executor", "local", "--num_proc", "1", "--work_dir", str(tmp_path / "work")]  # no fork: cheap
+    for run in FILE_SOURCE_RUNS:
+        assert run_file_source(shared_data, tmp_path / run / "out.jsonl", run, options) == 0
+        assert _digests(tmp_path, run) == _reference(run), run
+    # one task per file: 3 wikiHow files twice, the 2 real Super-NI tasks read without a split and the 4 of the
+    # samples' split (the real split holds neither: no stage), 4 authored files, 1 GAIR/lima file
+    assert len(list((tmp_path / "work").glob("*/logs/completions/*"))) == 3 + 3 + 2 + 4 + 4 + 1
 
 
 def test_pushshift_on_the_local_executor_gives_the_same_output(shared_data, tmp_path):

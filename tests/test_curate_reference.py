@@ -55,6 +55,34 @@ def test_reddit_output_matches_the_reference(shared_data, tmp_path):
     assert _digests(tmp_path, "rd") == _reference("rd")
 
 
+RESOURCES = QUICKSTART.parent
+# prefix -> (source, input (a shared-data folder name, or a path under lima_hf/resources), options)
+FILE_SOURCE_RUNS = {
+    "wh": ("wikihow", "samples/wikihow", []),
+    "whc": ("wikihow", "samples/wikihow", ["--count", "4", "--min_steps", "3", "--min_chars", "300"]),
+    "ni": ("natural_instructions", "super_natural_instructions", []),
+    "nia": ("natural_instructions", "super_natural_instructions", ["--split_file", "no/such/split.txt"]),
+    "nis": ("natural_instructions", "samples/natural-instructions", ["--count", "2"]),
+    "au": ("authored", "authored", []),
+    "lr": ("lima_release", "lima", []),
+}
+"""The sources read one file at a time (wikiHow, Super-NI, authored, the released LIMA data), recorded with
+lima-hf 3465151, before their per-file stage went on the executors."""
+
+
+def run_file_source(shared_data: Path, output: Path, run: str, options: list[str] = ()) -> int:
+    source, folder, extra = FILE_SOURCE_RUNS[run]
+    path = shared_data / folder if (shared_data / folder).exists() else RESOURCES / folder
+    return main(["curate", source, "--input", str(path), "--output", str(output), "--no_progress", *extra,
+                 *options])
+
+
+@pytest.mark.parametrize("run", list(FILE_SOURCE_RUNS))
+def test_file_source_output_matches_the_reference(shared_data, tmp_path, run):
+    assert run_file_source(shared_data, tmp_path / run / "out.jsonl", run) == 0
+    assert _digests(tmp_path, run) == _reference(run)
+
+
 def test_quickstart_build_matches_the_reference(tmp_path):
     assert main(["build-dataset", "--dataset_config", str(QUICKSTART), "--output", str(tmp_path / "qs/ds")]) == 0
     assert _digests(tmp_path, "qs") == _reference("qs")

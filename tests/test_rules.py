@@ -98,3 +98,94 @@ def test_a_question_with_no_title_and_no_body_is_bad_input():
     candidates, rejected = judge_questions(scan, "physics.stackexchange.com", Config(unfiltered=True),
                                            on_skip=skipped.append)
     assert not candidates and not rejected and [e.reason for e in skipped] == ["empty_question"]
+
+
+def _write_zst(path, rows: list[dict]) -> None:
+    import json
+
+    import zstandard
+
+    path.write_bytes(zstandard.ZstdCompressor().compress("".join(json.dumps(r) + "\n" for r in rows).encode()))
+
+
+WP = {"subreddit": "WritingPrompts", "title": "[WP] A dragon opens a bakery", "score": 50, "selftext": ""}
+ASK = {"subreddit": "AskReddit", "title": "What is the best advice you ever got?", "score": 50, "selftext": ""}
+# submission -> the one rule it fails (None: it passes), in the order of submission_rules
+SUBMISSIONS = [
+    (WP, None), ({**WP, "over_18": True}, "nsfw"), ({**WP, "stickied": True}, "stickied"),
+    ({**WP, "removed_by_category": "moderator"}, "removed"), ({**WP, "score": 0}, "low_score"),
+    ({**WP, "title": "[OT] Off topic"}, "not_a_writing_prompt"), ({**WP, "title": "[WP]   "}, "empty_prompt"),
+    (ASK, None), ({**ASK, "selftext": "[removed]"}, "body_removed"), ({**ASK, "selftext": "Context."}, "has_body"),
+    ({**ASK, "title": "Tell me your advice."}, "not_a_question"), ({**ASK, "title": "Why?"}, "length"),
+    ({**ASK, "title": "What do you think of this picture?"}, "not_self_contained"),
+]
+STORY = "The dragon kneaded the dough with care, and the whole village lined up at dawn. " * 8
+# top-level comment on the first WritingPrompt -> the one rule it fails
+COMMENTS = [({"body": STORY, "author": "writer", "score": 9}, None),
+            ({"body": "[deleted]", "author": "[deleted]", "score": 9}, "comment_deleted"),
+            ({"body": STORY, "author": "AutoModerator", "score": 9}, "comment_by_bot_or_moderator"),
+            ({"body": STORY, "author": "writer2", "score": 0}, "comment_low_score"),
+            ({"body": "Too short.", "author": "writer3", "score": 9}, "comment_length")]
+
+
+def test_reddit_reports_the_codes_of_its_rules(tmp_path):
+    from lima_hf.data.sources.reddit import Config, curate
+    from lima_hf.data.sources.reddit.askreddit import askreddit_question
+    from lima_hf.data.sources.reddit.curate import Submission
+    from lima_hf.data.sources.reddit.writingprompts import top_comments, writingprompt
+
+    config = Config(input=str(tmp_path), progress=False)
+    posts = [{**post, "id": f"p{i}"} for i, (post, _) in enumerate(SUBMISSIONS)]
+    expected = {post["id"]: reason for post, (_, reason) in zip(posts, SUBMISSIONS)}
+    chains = {tag: RuleChain(rules.submission_rules(config, tag)) for tag in ("writingprompts", "askreddit")}
+    for post in posts:  # the rule list alone
+        wp = post["subreddit"] == "WritingPrompts"
+        submission = Submission(post, writingprompt(post["title"], ["WP"]) if wp else askreddit_question(post))
+        failure = chains["writingprompts" if wp else "askreddit"].first_failure(submission)
+        assert (failure and failure[0]) == expected[post["id"]], post
+    comments = [{**c, "id": f"c{i}", "link_id": "t3_p0", "parent_id": "t3_p0", "subreddit": "WritingPrompts"}
+                for i, (c, _) in enumerate(COMMENTS)]
+    assert [r.reason for r in rules.comment_rules(config)] == [reason for _, reason in COMMENTS[1:]]
+    best, rejected = top_comments(comments, {"p0"}, config)
+    assert best["p0"]["comment"]["id"] == "c0" and rejected == {"p0": {r: 1 for _, r in COMMENTS[1:]}}
+    _write_zst(tmp_path / "RS_2020-01.zst", posts)  # the source: the same codes in its rejection log
+    _write_zst(tmp_path / "RC_2020-01.zst", comments)
+    result = curate(config)
+    assert {r["id"].rsplit("/", 1)[1]: r["reason"] for r in result.rejections} == \
+        {k: v for k, v in expected.items() if v}
+    assert [r["source_id"] for r in result.records if r["source"] == "writingprompts"] == ["p0/c0"]
+
+
+ARTICLE = {"title": "How to Bake Bread", "category_hierarchy": ["Food and Entertaining"],
+           "methods": [{"name": "Kneading", "steps": [{"headline": "Mix the flour", "description": "Add water."},
+                                                      {"headline": "Knead", "description": "Ten minutes."}]},
+                       {"name": "Baking", "steps": [{"headline": "Heat the oven", "description": "To 220 C."}]}]}
+
+
+def test_wikihow_reports_the_codes_of_its_rules(tmp_path):
+    import json
+
+    from lima_hf.data.sources.wikihow import Config, curate
+
+    one_method = {**ARTICLE, "title": "How to Knead", "methods": ARTICLE["methods"][:1]}
+    kneading, baking = ARTICLE["methods"]
+    one_step = {**ARTICLE, "title": "How to Heat an Oven",
+                "methods": [{**kneading, "steps": kneading["steps"][:1]}, baking]}
+    long = {**ARTICLE, "title": "How to Bake a Long Loaf",
+            "title_description": "Bread is the oldest food. " * 20}
+    articles = {"How to Bake Bread": None, "How to Knead": "too_few_methods", "How to Heat an Oven": "too_few_steps",
+                "How to Bake a Long Loaf": "length"}
+    path = tmp_path / "articles.jsonl"
+    path.write_text("".join(json.dumps(a) + "\n" for a in (ARTICLE, one_method, one_step, long)))
+    config = Config(input=str(path), min_methods=2, min_steps=3, max_chars=400, progress=False)
+    assert [r.reason for r in rules.wikihow_rules(config)] == ["too_few_methods", "too_few_steps", "length"]
+    result = curate(config)
+    written = {r["id"]: (r["reason"], r["detail"]) for r in result.rejections}
+    long_detail = written["wikihow/How-to-Bake-a-Long-Loaf"][1]
+    assert written == {"wikihow/How-to-Knead": ("too_few_methods", "1 < 2"),
+                       "wikihow/How-to-Heat-an-Oven": ("too_few_steps", "2 < 3"),
+                       "wikihow/How-to-Bake-a-Long-Loaf": ("length", long_detail)}
+    assert long_detail.endswith(" characters") and int(long_detail.split()[0]) > 400
+    assert [r["id"] for r in result.records] == ["wikihow/How-to-Bake-Bread"]
+    assert {f"wikihow/{t.replace(' ', '-')}": r for t, r in articles.items() if r} == \
+        {id: reason for id, (reason, _) in written.items()}

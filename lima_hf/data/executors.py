@@ -16,13 +16,21 @@ complete (``<work_dir>/logs/completions/``), so a killed run started again skips
 redoes only the rest: nothing partial is taken as complete. The work folder's name is a hash of the inputs
 and every option that shapes the results, so results made with other settings are never reused. A failed
 task is reported with its file and error. ``pool`` is the process pool without a work folder (no
-resumption), as lima-hf ran before datatrove.
+resumption), as lima-hf ran before datatrove: one file at a time in the calling process
+(:func:`per_file`), or, for Stack Exchange's sites, a process pool of ``num_proc``.
+
+``pool`` is the default, measured rather than assumed (docs/dataset.md, "Why pool is the default"): on one machine
+datatrove's local executor is no faster (0.91x-1.08x the time on a 1 GB Posts.xml, ``bench_stackexchange.py``),
+it adds a fixed cost of 2-5 s per stage to sources that take a second (``bench_executors.py``), and it keeps a
+work folder per inputs and options; and datatrove needs ``numpy>=2`` where lima-hf admits 1.26, so it stays
+the ``distributed`` extra.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import importlib
 import io
@@ -30,7 +38,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,8 +65,9 @@ class ExecutorConfig:
 
     executor: str = field(
         default="pool",
-        metadata={"help": "Where the per-file stage runs: 'pool' (processes on this machine, no work folder), "
-                  "'local' (datatrove LocalPipelineExecutor, resumable), 'slurm' (a Slurm job array) or 'ray' "
+        metadata={"help": "Where the per-file stage runs: 'pool' (this machine, no work folder; the default: on one "
+                  "machine datatrove is no faster and adds a fixed cost per stage, docs/dataset.md), 'local' "
+                  "(datatrove LocalPipelineExecutor, every core, resumable), 'slurm' (a Slurm job array) or 'ray' "
                   "(a Ray cluster).", "choices": list(EXECUTOR_CHOICES)},
     )
     num_proc: int | None = field(
@@ -219,6 +228,26 @@ def run_files(name: str, work: Callable[[int], tuple[Any, dict[str, int]]], file
     workers = getattr(config, "num_proc", None) or os.cpu_count() or 1
     results = run_stage(step, files, config, folder, workers)
     return [json.loads(path.read_text(encoding="utf-8")) for path in results]
+
+
+def per_file(name: str, work: Callable[[Path, Any], Any], paths: Sequence[Path], config, *, key: dict,
+             counts: Callable[[Any], dict[str, int]] | None = None) -> Iterator[Any]:
+    """Stage 1 of a source that reads its input one file at a time: ``work(path, config)`` (picklable) on each of
+    ``paths``, the results in file order. With ``--executor pool`` each file is read in this process when the
+    global step asks for it (one file's result in memory at a time; an error raised stops at its file); with
+    ``local``, ``slurm`` or ``ray`` each file is a datatrove task (:func:`run_files`; ``key``: what shapes the
+    results besides the files and the options; ``counts(result)``: the task's numbers for datatrove's stats)."""
+    if config.executor == "pool" or not paths:
+        return (work(Path(path), config) for path in paths)
+    names = [str(path) for path in paths]
+    task = functools.partial(_file_task, work, names, config, counts)
+    return iter(run_files(name, task, names, config, key=key, stamps=[Path(path) for path in paths]))
+
+
+def _file_task(work, paths: list[str], config, counts, rank: int) -> tuple[Any, dict[str, int]]:
+    """A datatrove task of :func:`per_file`: ``work`` on file ``rank`` (no progress bars in tasks)."""
+    result = work(Path(paths[rank]), dataclasses.replace(config, progress=False))
+    return result, (counts(result) if counts else {})
 
 
 def _submit_slurm(executor, files: Sequence[str], config, work: Path) -> str:

@@ -17,10 +17,11 @@ reason, as datatrove's filters do with their exclusion writer.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from lima_hf.data.filters import (
+    POST_POINTER_PATTERN,
     first_person_match,
     is_self_contained_title,
     other_answer_reference,
@@ -58,7 +59,7 @@ class Rule:
         if evidence is None:
             return None
         detail = self.describe(evidence)
-        if self.about_answer and example.answer_id is not None:
+        if self.about_answer and getattr(example, "answer_id", None) is not None:
             detail = f"answer {example.answer_id}: {detail}"
         return self.reason, detail
 
@@ -97,74 +98,64 @@ class HasAnswer(Rule):
         return f"no answer with score >= {self.min_score}"
 
 
-class _LengthRule(Rule):
-    def __init__(self, min_chars: int = 1200, max_chars: int = 4096):
-        self.min_chars, self.max_chars = min_chars, max_chars
+class AnswerLength(Rule):
+    """One end of the answer's length window (of the converted Markdown): ``end="min"`` fails answers under
+    ``min_chars`` (``answer_too_short``), ``end="max"`` answers over ``max_chars`` (``answer_too_long``). The two
+    ends are two rule objects so that each keeps its place and its code in the paper's order."""
+
+    def __init__(self, min_chars: int = 1200, max_chars: int = 4096, *, end: str):
+        if end not in ("min", "max"):
+            raise ValueError(f"end must be 'min' or 'max', not {end!r}")
+        self.min_chars, self.max_chars, self.end = min_chars, max_chars, end
+        self.reason = "answer_too_short" if end == "min" else "answer_too_long"
+
+    def find(self, example):
+        length = len(example.answer)
+        outside = length < self.min_chars if self.end == "min" else length > self.max_chars
+        return f"{length} characters" if outside else None
 
     def describe(self, evidence):
         return f"{evidence} (window {self.min_chars}-{self.max_chars})"
 
 
-class AnswerTooShort(_LengthRule):
-    """The answer has at least ``min_chars`` characters (of the converted Markdown)."""
+class _AnswerPhrase(Rule):
+    """A phrase of the answer that fails the rule (``search`` finds it), described as ``label (phrase)``."""
 
-    reason = "answer_too_short"
-
-    def find(self, example):
-        return f"{len(example.answer)} characters" if len(example.answer) < self.min_chars else None
-
-
-class AnswerTooLong(_LengthRule):
-    """The answer has at most ``max_chars`` characters."""
-
-    reason = "answer_too_long"
+    label: str = ""
+    search: Callable[[str], str | None]
 
     def find(self, example):
-        return f"{len(example.answer)} characters" if len(example.answer) > self.max_chars else None
+        return type(self).search(example.answer)
+
+    def describe(self, evidence):
+        return f"{self.label} ({evidence!r})"
 
 
-class FirstPerson(Rule):
+class FirstPerson(_AnswerPhrase):
     """The answer's own prose is not in the first person (:func:`~lima_hf.data.filters.first_person_match`)."""
 
-    reason = "first_person"
-
-    def find(self, example):
-        return first_person_match(example.answer)
-
-    def describe(self, evidence):
-        return f"first person ({evidence!r})"
+    reason, label, search = "first_person", "first person", staticmethod(first_person_match)
 
 
-class OtherAnswers(Rule):
+class OtherAnswers(_AnswerPhrase):
     """The answer does not refer to other answers, comments or the site."""
 
-    reason = "other_answers"
-
-    def find(self, example):
-        return other_answer_reference(example.answer)
-
-    def describe(self, evidence):
-        return f"refers to other answers ({evidence!r})"
+    reason, label, search = "other_answers", "refers to other answers", staticmethod(other_answer_reference)
 
 
-class RemovedContent(Rule):
+class RemovedContent(_AnswerPhrase):
     """The answer does not point at an image, figure, link or attachment the conversion removed (beyond the
     paper)."""
 
-    reason = "leans_on_removed_content"
-
-    def find(self, example):
-        return removed_content_reference(example.answer)
-
-    def describe(self, evidence):
-        return f"points at removed content ({evidence!r})"
+    reason, label = "leans_on_removed_content", "points at removed content"
+    search = staticmethod(removed_content_reference)
 
 
 def answer_rules(min_chars: int = 1200, max_chars: int = 4096, *, first_person: bool = True,
                  other_answers: bool = True, removed_content: bool = True) -> list[Rule]:
     """The rules on an answer's text, in the paper's order (length, first person, other answers), then the
     removed-content rule."""
-    rules: list[Rule] = [AnswerTooShort(min_chars, max_chars), AnswerTooLong(min_chars, max_chars)]
+    rules: list[Rule] = [AnswerLength(min_chars, max_chars, end="min"), AnswerLength(min_chars, max_chars, end="max")]
     rules += [FirstPerson()] if first_person else []
     rules += [OtherAnswers()] if other_answers else []
     rules += [RemovedContent()] if removed_content else []
@@ -181,6 +172,199 @@ def lima_rules(config) -> list[Rule]:
     return rules + answer_rules(config.min_chars, config.max_chars, first_person=config.filter_first_person,
                                 other_answers=config.filter_other_answers,
                                 removed_content=config.filter_removed_content)
+
+
+# The rules of the other sources. Their examples are the sources' own objects; a rule reads only the attributes
+# its docstring names: wikiHow's articles (``answer``, ``methods``, ``steps``), Reddit's submissions (``post``,
+# the Pushshift dict; ``prompt``, the prompt taken from its title, ``None`` when the title has no accepted tag;
+# ``score``) and top-level comments (``comment``, ``text``: the cleaned story, ``score``).
+
+
+class AtLeast(Rule):
+    """``example.<attribute>`` is at least ``minimum`` (a score, a number of methods or steps)."""
+
+    about_answer = False
+
+    def __init__(self, reason: str, attribute: str, minimum: int):
+        self.reason, self.attribute, self.minimum = reason, attribute, minimum
+
+    def find(self, example):
+        value = getattr(example, self.attribute)
+        return f"{value} < {self.minimum}" if value < self.minimum else None
+
+
+class LengthWindow(Rule):
+    """``example.<attribute>`` (a text) has ``min_chars`` to ``max_chars`` characters (``None``: no maximum)."""
+
+    about_answer = False
+
+    def __init__(self, reason: str, min_chars: int, max_chars: int | None, attribute: str = "answer"):
+        self.reason, self.min_chars, self.max_chars, self.attribute = reason, min_chars, max_chars, attribute
+
+    def find(self, example):
+        length = len(getattr(example, self.attribute))
+        inside = self.min_chars <= length and (self.max_chars is None or length <= self.max_chars)
+        return None if inside else f"{length} characters"
+
+
+class _PostRule(Rule):
+    """A rule on a Reddit submission or comment (``example.post`` / ``example.comment``)."""
+
+    about_answer = False
+
+
+class Nsfw(_PostRule):
+    """The submission is not marked NSFW (``over_18``)."""
+
+    reason = "nsfw"
+
+    def find(self, example):
+        return "over_18" if example.post.get("over_18") else None
+
+
+class Stickied(_PostRule):
+    """The submission is not stickied or distinguished by a moderator."""
+
+    reason = "stickied"
+
+    def find(self, example):
+        post = example.post
+        return "stickied" if post.get("stickied") or post.get("distinguished") == "moderator" else None
+
+
+class Removed(_PostRule):
+    """The submission was not removed or deleted."""
+
+    reason = "removed"
+
+    def find(self, example):
+        post = example.post
+        if post.get("removed_by_category"):
+            return f"removed by {post['removed_by_category']}"
+        return "title " + post["title"] if post.get("title") in ("[deleted]", "[removed]") else None
+
+
+class WritingPromptTag(_PostRule):
+    """The title has an accepted tag (``[WP]``); ``example.prompt`` is ``None`` when it has not."""
+
+    reason = "not_a_writing_prompt"
+
+    def find(self, example):
+        return "no accepted tag" if example.prompt is None else None
+
+
+class EmptyPrompt(_PostRule):
+    """Something is left of the title once its tag is stripped."""
+
+    reason = "empty_prompt"
+
+    def find(self, example):
+        return "nothing after the tag" if not example.prompt else None
+
+
+class BodyRemoved(_PostRule):
+    """The question's body was not removed (a removed body held text: the title may not stand alone)."""
+
+    reason = "body_removed"
+
+    def find(self, example):
+        body = example.post.get("selftext")
+        return body if body in ("[removed]", "[deleted]") else None
+
+
+class HasBody(_PostRule):
+    """The question is the title alone (an empty body)."""
+
+    reason = "has_body"
+
+    def find(self, example):
+        return "a body" if (example.post.get("selftext") or "").strip() else None
+
+
+class Question(_PostRule):
+    """The title (``example.prompt``) ends with a question mark."""
+
+    reason = "not_a_question"
+
+    def find(self, example):
+        return None if example.prompt.endswith("?") else "no question mark"
+
+
+class QuestionLength(_PostRule):
+    """The question has at least ``min_words`` words and at most ``max_chars`` characters."""
+
+    reason = "length"
+
+    def __init__(self, min_words: int, max_chars: int):
+        self.min_words, self.max_chars = min_words, max_chars
+
+    def find(self, example):
+        words, chars = len(example.prompt.split()), len(example.prompt)
+        return None if words >= self.min_words and chars <= self.max_chars else f"{words} words, {chars} characters"
+
+
+class SelfContainedQuestion(_PostRule):
+    """The question stands alone: no reference to a picture, "this", the body, ...
+    (:func:`~lima_hf.data.filters.is_self_contained_title` with the post pointers)."""
+
+    reason = "not_self_contained"
+
+    def find(self, example):
+        if is_self_contained_title(example.prompt, min_words=0, pointers=POST_POINTER_PATTERN):
+            return None
+        return example.prompt
+
+
+REMOVED_TEXTS = {"[removed]", "[deleted]", ""}
+BOTS = {"automoderator", "writingpromptsrobot"}
+
+
+class CommentDeleted(_PostRule):
+    """The comment and its author are still there."""
+
+    reason = "comment_deleted"
+
+    def find(self, example):
+        comment = example.comment
+        if (comment.get("body") or "").strip() in REMOVED_TEXTS or comment.get("author") in ("[deleted]", None):
+            return "deleted"
+        return None
+
+
+class CommentByBotOrModerator(_PostRule):
+    """The comment is not by a bot, stickied or distinguished (a moderator's)."""
+
+    reason = "comment_by_bot_or_moderator"
+
+    def find(self, example):
+        comment = example.comment
+        if str(comment.get("author")).lower() in BOTS or comment.get("stickied") or comment.get("distinguished"):
+            return f"u/{comment.get('author')}"
+        return None
+
+
+def submission_rules(config, subreddit: str) -> list[Rule]:
+    """The rules a submission of ``subreddit`` (``writingprompts`` or ``askreddit``) passes, in order, with the
+    options of a Reddit :class:`~lima_hf.data.sources.reddit.config.Config`."""
+    rules: list[Rule] = [Nsfw(), Stickied(), Removed(), AtLeast("low_score", "score", config.min_submission_score)]
+    if subreddit == "writingprompts":
+        return rules + [WritingPromptTag(), EmptyPrompt()]
+    return rules + [BodyRemoved(), HasBody(), Question(),
+                    QuestionLength(config.min_question_words, config.max_question_chars), SelfContainedQuestion()]
+
+
+def comment_rules(config) -> list[Rule]:
+    """The rules a top-level comment passes to be a WritingPrompts story, in order."""
+    return [CommentDeleted(), CommentByBotOrModerator(),
+            AtLeast("comment_low_score", "score", config.min_comment_score),
+            LengthWindow("comment_length", config.min_response_chars, config.max_response_chars, attribute="text")]
+
+
+def wikihow_rules(config) -> list[Rule]:
+    """The rules a wikiHow article passes, in order, with the options of a wikiHow ``Config``."""
+    return [AtLeast("too_few_methods", "methods", config.min_methods),
+            AtLeast("too_few_steps", "steps", config.min_steps),
+            LengthWindow("length", config.min_chars, config.max_chars)]
 
 
 REASONS = ("title_not_self_contained", "no_answer_min_score", "answer_too_short", "answer_too_long", "first_person",

@@ -30,11 +30,14 @@ Training and validation pairs and test prompts become ``records`` (``category`` 
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lima_hf.data.executors import ExecutorConfig, per_file
 from lima_hf.data.records import VALIDATION_SPLIT, SourceResult, make_record, split_name
 from lima_hf.data.sources.bad_input import jsonl_objects, raise_or_skip
 from lima_hf.data.sources.base import CardEntry, SourceConfig
@@ -55,7 +58,7 @@ SUFFIXES = (".jsonl", ".yaml", ".yml")
 
 
 @dataclass
-class Config(SourceConfig):
+class Config(ExecutorConfig, SourceConfig):
     """Options of the authored-examples reader. ``input``: a ``.jsonl``/``.yaml`` file or a folder of them."""
 
     default_author: str = field(
@@ -184,31 +187,53 @@ def parse_example(item: Any, defaults: dict, *, path: Path, line: int, index: in
     )
 
 
+def file_examples(path: Path, config: Config) -> dict:
+    """Stage 1 on one authored file: ``events`` in file order, ``["record", line, record]`` for each valid
+    example and ``["error", id, message]`` for a malformed line, example or file, which the global step raises
+    or logs in order with the duplicate ids it finds across files."""
+    malformed: list[dict] = []
+    try:
+        items = list(_items(path, dataclasses.replace(config, on_error="skip"), malformed))
+    except InputError as err:
+        return {"events": [["error", str(path), str(err)]]}
+    events: list[list] = [["error", rejection["id"], rejection["detail"]] for rejection in malformed]
+    for index, (line, item, defaults) in enumerate(items, start=1):
+        try:
+            events.append(["record", line, parse_example(item, defaults, path=path, line=line, index=index,
+                                                         config=config)])
+        except InputError as err:
+            events.append(["error", f"{path.name}:{line}", str(err)])
+    return {"events": events}
+
+
+def _counts(result: dict) -> dict[str, int]:
+    """A task's numbers for datatrove's stats: examples read, malformed ones."""
+    return dict(Counter("examples" if event[0] == "record" else "malformed" for event in result["events"]))
+
+
 def curate(config: Config) -> SourceResult:
-    """Read and validate every authored example; records = train/validation/test, ``extras["multi_turn"]`` = dialogues."""
+    """Read and validate every authored example; records = train/validation/test, ``extras["multi_turn"]`` = dialogues.
+
+    Stage 1 validates each file (:func:`file_examples`, on the executor of ``--executor``); the global step
+    checks that ids are unique across files and raises or logs (``on_error``) every error in file order."""
     if not config.input:
         raise InputError("authored: --input (a .jsonl/.yaml file or a folder of them) is required")
     result = SourceResult(extras={"multi_turn": []})
     seen: dict[str, str] = {}
-    for path in input_files(Path(config.input)):
-        index = 0
-        try:
-            items = list(_items(path, config, result.rejections))
-        except InputError as err:
-            raise_or_skip(err, on_error=config.on_error, rejections=result.rejections, source=NAME, id=str(path))
-            continue
-        for line, item, defaults in items:
-            index += 1
-            try:
-                record = parse_example(item, defaults, path=path, line=line, index=index, config=config)
-                if record["id"] in seen:
-                    raise InputError(
-                        f"{path}:{line}: duplicate id '{record['source_id']}' (first at {seen[record['id']]})"
-                    )
-            except InputError as err:
-                raise_or_skip(
-                    err, on_error=config.on_error, rejections=result.rejections, source=NAME, id=f"{path.name}:{line}"
-                )
+    files = input_files(Path(config.input))
+    for path, read in zip(files, per_file("authored file", file_examples, files, config, key={"version": 1},
+                                          counts=_counts)):
+        for event in read["events"]:
+            if event[0] == "error":
+                raise_or_skip(InputError(event[2]), on_error=config.on_error, rejections=result.rejections,
+                              source=NAME, id=event[1])
+                continue
+            _, line, record = event
+            if record["id"] in seen:
+                first = seen[record["id"]]
+                error = InputError(f"{path}:{line}: duplicate id '{record['source_id']}' (first at {first})")
+                raise_or_skip(error, on_error=config.on_error, rejections=result.rejections, source=NAME,
+                              id=f"{path.name}:{line}")
                 continue
             seen[record["id"]] = f"{path}:{line}"
             (result.extras["multi_turn"] if record["category"] == "multi_turn" else result.records).append(record)

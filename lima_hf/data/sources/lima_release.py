@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lima_hf.data.executors import ExecutorConfig, per_file
 from lima_hf.data.records import SourceResult, make_record
 from lima_hf.data.sources.bad_input import jsonl_objects, raise_or_skip
 from lima_hf.data.sources.base import AnyLabel, CardEntry, SourceConfig
@@ -47,7 +48,7 @@ LABELS = AnyLabel(
 
 
 @dataclass
-class Config(SourceConfig):
+class Config(ExecutorConfig, SourceConfig):
     """Options of the released-LIMA importer. ``input``: ``train.jsonl``, ``test.jsonl`` or a folder with them."""
 
 
@@ -61,7 +62,12 @@ def _files(path: Path) -> list[tuple[str, Path]]:
         return found
     if not path.is_file():
         raise InputError(f"{path}: file not found")
-    return [("test" if path.stem.startswith("test") else "train", path)]
+    return [(_split(path), path)]
+
+
+def _split(path: Path) -> str:
+    """``test`` for a file named ``test*`` (``test.jsonl``), else ``train``."""
+    return "test" if path.stem.startswith("test") else "train"
 
 
 def _conversation(obj: Any, where: str) -> tuple[list[str], str]:
@@ -108,21 +114,41 @@ def import_rows(
         yield None, rejection
 
 
+def file_rows(path: Path, config: Config) -> dict:
+    """Stage 1 on one released file (``test*``: the test split, else train): its training pairs (``records``),
+    dialogues (``multi_turn``), test prompts (``test``) and malformed rows skipped (``rejections``;
+    ``on_error="raise"`` raises)."""
+    rows: dict[str, list] = {"records": [], "multi_turn": [], "test": [], "rejections": []}
+    split = _split(path)
+    for record, rejection in import_rows(path, split=split, on_error=config.on_error):
+        if rejection is not None:
+            rows["rejections"].append(rejection)
+        elif split == "test":
+            rows["test"].append(record)
+        elif len(record["messages"]) > 2 or record["source"] == "multi_turn":
+            rows["multi_turn"].append(record)
+        else:
+            rows["records"].append(record)
+    return rows
+
+
+def _counts(rows: dict) -> dict[str, int]:
+    """A task's numbers for datatrove's stats."""
+    return {name: len(items) for name, items in rows.items()}
+
+
 def curate(config: Config) -> SourceResult:
-    """Import the released LIMA data as records (train pairs), ``multi_turn`` and ``test`` extras."""
+    """Import the released LIMA data as records (train pairs), ``multi_turn`` and ``test`` extras (stage 1:
+    :func:`file_rows` per file, on the executor of ``--executor``; the global step joins them in order)."""
     if not config.input:
         raise InputError(f"{NAME}: --input (train.jsonl, test.jsonl or their folder) is required")
     result = SourceResult(extras={"multi_turn": [], "test": []})
-    for split, path in _files(Path(config.input)):
-        for record, rejection in import_rows(path, split=split, on_error=config.on_error):
-            if rejection is not None:
-                result.rejections.append(rejection)
-            elif split == "test":
-                result.extras["test"].append(record)
-            elif len(record["messages"]) > 2 or record["source"] == "multi_turn":
-                result.extras["multi_turn"].append(record)
-            else:
-                result.records.append(record)
+    files = [path for _, path in _files(Path(config.input))]
+    for rows in per_file("GAIR/lima file", file_rows, files, config, key={"version": 1}, counts=_counts):
+        result.records += rows["records"]
+        result.rejections += rows["rejections"]
+        for name in ("multi_turn", "test"):
+            result.extras[name] += rows[name]
     return result
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from lima_hf.data.executors import ExecutorConfig, per_file
 from lima_hf.data.records import SourceResult, make_record
 from lima_hf.data.rules import reject
 from lima_hf.data.sources.bad_input import raise_or_skip
@@ -71,7 +72,7 @@ GENERATION_CATEGORIES = [
 
 
 @dataclass
-class Config(SourceConfig):
+class Config(ExecutorConfig, SourceConfig):
     """Options of the Super-NaturalInstructions source. ``input``: the repository folder, ``tasks/`` or a task file."""
 
     count: int | None = field(
@@ -177,61 +178,89 @@ def _layout(path: Path, split_file: str) -> tuple[list[Path], set[str] | None]:
     return files, names
 
 
+def task_outcome(path: Path, config: Config) -> dict:
+    """Stage 1 on one task file of the training split: ``{"rejection": ...}`` for a task that is malformed (when
+    skipping; ``on_error="raise"`` raises), not a generation task or not in English, else ``{"task": name,
+    "record": ...}`` with the record of the instance drawn for it (``None``: no usable instance)."""
+    task_id = f"natural_instructions/{path.stem}"
+    rejections: list[dict] = []
+    try:
+        task = parse_task(path)
+    except InputError as err:
+        raise_or_skip(err, on_error=config.on_error, rejections=rejections, source=NAME, id=task_id)
+        return {"rejection": rejections[0]}
+    wanted = {c.lower() for c in config.categories}
+    if not wanted.intersection(c.lower() for c in task.categories):
+        reject(rejections, source=NAME, id=task_id, reason="not_generation",
+               detail=" / ".join(task.categories) or "no category")
+    elif config.english_only and task.languages and task.languages != {"English"}:
+        reject(rejections, source=NAME, id=task_id, reason="not_english", detail=", ".join(sorted(task.languages)))
+    if rejections:
+        return {"rejection": rejections[0]}
+    return {"task": task.name, "record": _record(task, wanted, config)}
+
+
+def _record(task: Task, wanted: set[str], config: Config) -> dict | None:
+    """The record of one instance of ``task`` drawn at random (seeded by the task), or ``None``."""
+    candidates = [i for i in task.instances if i["outputs"] and i["input"].strip()]
+    if config.max_prompt_chars is not None:
+        candidates = [i for i in candidates if len(task.definition) + 2 + len(i["input"]) <= config.max_prompt_chars]
+    if not candidates:
+        return None
+    instance = random.Random(f"{config.seed}:{task.name}").choice(candidates)
+    category = next((c for c in reversed(task.categories) if c.lower() in wanted), task.categories[-1])
+    return make_record(
+        id=f"natural_instructions/{task.name}/{instance['id']}",
+        source=NAME,
+        messages=[
+            {"role": "user", "content": f"{task.definition}\n\n{instance['input'].strip()}"},
+            {"role": "assistant", "content": instance["outputs"][0].strip()},
+        ],
+        category=category,
+        url=f"{REPO_URL}/{task.name}.json",
+        author=", ".join(task.contributors) or None,
+        license=task.license or "Apache-2.0",
+        source_id=instance["id"],
+        metadata={"task": task.name, "categories": task.categories},
+    )
+
+
+def _counts(outcome: dict) -> dict[str, int]:
+    """A task's numbers for datatrove's stats."""
+    return {"rejected" if "rejection" in outcome else "kept": 1}
+
+
 def curate(config: Config) -> SourceResult:
-    """One random instance from each eligible generation task, tasks in random order."""
+    """One random instance from each eligible generation task, tasks in random order.
+
+    Stage 1 reads and screens each task file of the training split (:func:`task_outcome`, on the executor of
+    ``--executor``); the global step shuffles the eligible tasks (``seed``) and takes their records until
+    ``count``."""
     if not config.input:
         raise InputError("natural-instructions: --input (the natural-instructions folder or a task file) is required")
     files, train_tasks = _layout(Path(config.input), config.split_file)
-    wanted = {c.lower() for c in config.categories}
+    in_split = [path for path in files if train_tasks is None or path.stem in train_tasks]
+    outcomes = per_file("Super-NI task", task_outcome, in_split, config, key={"version": 1}, counts=_counts)
+    outcomes = iter(tqdm(outcomes, total=len(in_split), desc="natural-instructions tasks", unit=" tasks",
+                         leave=False, disable=not config.progress))
     result = SourceResult()
-    tasks: list[Task] = []
-    for path in tqdm(files, desc="natural-instructions tasks", unit=" tasks", leave=False,
-                     disable=not config.progress):
-        task_id = f"natural_instructions/{path.stem}"
+    tasks: list[dict] = []
+    for path in files:
         if train_tasks is not None and path.stem not in train_tasks:
-            reject(result.rejections, source=NAME, id=task_id, reason="not_in_train_split")
+            reject(result.rejections, source=NAME, id=f"natural_instructions/{path.stem}", reason="not_in_train_split")
             continue
-        try:
-            task = parse_task(path)
-        except InputError as err:
-            raise_or_skip(err, on_error=config.on_error, rejections=result.rejections, source=NAME, id=task_id)
-            continue
-        if not wanted.intersection(c.lower() for c in task.categories):
-            reject(result.rejections, source=NAME, id=task_id, reason="not_generation",
-                   detail=" / ".join(task.categories) or "no category")
-        elif config.english_only and task.languages and task.languages != {"English"}:
-            reject(result.rejections, source=NAME, id=task_id, reason="not_english",
-                   detail=", ".join(sorted(task.languages)))
+        outcome = next(outcomes)
+        if "rejection" in outcome:
+            result.rejections.append(outcome["rejection"])
         else:
-            tasks.append(task)
+            tasks.append(outcome)
     random.Random(config.seed).shuffle(tasks)
     for task in tasks:
         if config.count is not None and len(result.records) >= config.count:
             break
-        candidates = [i for i in task.instances if i["outputs"] and i["input"].strip()]
-        if config.max_prompt_chars is not None:
-            candidates = [
-                i for i in candidates if len(task.definition) + 2 + len(i["input"]) <= config.max_prompt_chars
-            ]
-        if not candidates:
-            reject(result.rejections, source=NAME, id=f"natural_instructions/{task.name}", reason="no_usable_instance")
-            continue
-        instance = random.Random(f"{config.seed}:{task.name}").choice(candidates)
-        category = next((c for c in reversed(task.categories) if c.lower() in wanted), task.categories[-1])
-        result.records.append(
-            make_record(
-                id=f"natural_instructions/{task.name}/{instance['id']}",
-                source=NAME,
-                messages=[
-                    {"role": "user", "content": f"{task.definition}\n\n{instance['input'].strip()}"},
-                    {"role": "assistant", "content": instance["outputs"][0].strip()},
-                ],
-                category=category,
-                url=f"{REPO_URL}/{task.name}.json",
-                author=", ".join(task.contributors) or None,
-                license=task.license or "Apache-2.0",
-                source_id=instance["id"],
-                metadata={"task": task.name, "categories": task.categories},
-            )
-        )
+        if task["record"] is None:
+            reject(result.rejections, source=NAME, id=f"natural_instructions/{task['task']}",
+                   reason="no_usable_instance")
+        else:
+            result.records.append(task["record"])
     return result

@@ -26,12 +26,14 @@ images, reference markers and wikiHow boilerplate removed.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import logging
 import random
 import re
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,9 +41,10 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from lima_hf.data.executors import ExecutorConfig, per_file
 from lima_hf.data.filters import links_to_text
 from lima_hf.data.records import SourceResult, make_record
-from lima_hf.data.rules import reject
+from lima_hf.data.rules import RuleChain, reject, wikihow_rules
 from lima_hf.data.sources.bad_input import raise_or_skip
 from lima_hf.data.sources.base import CardEntry, SourceConfig
 from lima_hf.io import InputError
@@ -82,7 +85,7 @@ _TITLE_SUFFIX = re.compile(r"\d+$")
 
 
 @dataclass
-class Config(SourceConfig):
+class Config(ExecutorConfig, SourceConfig):
     """Options of the wikiHow source. ``input``: wikihowAll.csv, wikihowSep.csv, corpus JSON or a folder."""
 
     count: int | None = field(
@@ -388,9 +391,10 @@ def _input_files(path: Path) -> list[Path]:
     return [path]
 
 
-def category_first_order(articles: list[Article], rng: random.Random) -> Iterator[Article]:
-    """All articles, each draw a uniform category (among those left) then a uniform article within it."""
-    groups: dict[str, list[Article]] = {}
+def category_first_order(articles: list, rng: random.Random) -> Iterator:
+    """All articles (anything with a ``category``), each draw a uniform category (among those left) then a
+    uniform article within it."""
+    groups: dict[str, list] = {}
     for article in articles:
         groups.setdefault(article.category or "", []).append(article)
     names = sorted(groups)
@@ -406,64 +410,111 @@ def _slug(title: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", _TITLE_SUFFIX.sub("", title).strip()).strip("-")
 
 
+@dataclass
+class Candidate:
+    """An article as stage 1 leaves it for the global step: its title, top-level category and place, and either
+    its record or the first rule of :func:`~lima_hf.data.rules.wikihow_rules` it fails (``[reason, detail]``)."""
+
+    title: str
+    category: str | None
+    where: str
+    record: dict | None = None
+    failure: list[str] | None = None
+
+
+@dataclass
+class ArticleShape:
+    """What :func:`~lima_hf.data.rules.wikihow_rules` look at: the answer, its methods and its steps."""
+
+    answer: str
+    methods: int
+    steps: int
+
+
+def file_candidates(path: Path, config: Config) -> dict:
+    """Stage 1 on one wikiHow file: ``events`` in file order, ``["article", candidate]`` for each article (a
+    :class:`Candidate` as a dict: converted and screened) and ``["rejection", rejection]`` for each malformed
+    one skipped (``on_error="raise"`` raises it)."""
+    rules = RuleChain(wikihow_rules(config))
+    events: list[list] = []
+    for item in tqdm(read_articles(path), desc=f"wikihow {path.name}", unit=" articles", leave=False,
+                     disable=not config.progress):
+        if isinstance(item, InputError):
+            rejections: list[dict] = []
+            raise_or_skip(item, on_error=config.on_error, rejections=rejections, source=NAME,
+                          id=str(item).split(": ")[0])
+            events.extend(["rejection", rejection] for rejection in rejections)
+            continue
+        events.append(["article", dataclasses.asdict(_candidate(item, rules, config))])
+    return {"events": events}
+
+
+def _candidate(article: Article, rules: RuleChain, config: Config) -> Candidate:
+    slug = _slug(article.title)
+    methods = [m for m in article.methods if any(_join_step(h, t) for h, t in m[1])]
+    steps = sum(len(m[1]) for m in methods)
+    response = article_markdown(article)
+    candidate = Candidate(article.title, article.category, article.where)
+    failure = rules.first_failure(ArticleShape(response, len(methods), steps))
+    if failure:
+        candidate.failure = list(failure)
+        return candidate
+    candidate.record = make_record(
+        id=f"wikihow/{slug}",
+        source=NAME,
+        messages=[
+            {"role": "user", "content": prompt_from_title(article.title, config.lowercase_title)},
+            {"role": "assistant", "content": response},
+        ],
+        category=article.category,
+        url=f"https://www.wikihow.com/{slug.removeprefix('How-to-')}",
+        author=AUTHOR,
+        license=LICENSE,
+        source_id=_TITLE_SUFFIX.sub("", article.title),
+        metadata={"methods": len(methods), "steps": steps, "from": article.where},
+    )
+    return candidate
+
+
+def _counts(result: dict) -> dict[str, int]:
+    """A task's numbers for datatrove's stats: articles kept, rejected per reason, malformed."""
+    return dict(Counter("malformed" if kind == "rejection" else (item["failure"] or ["kept"])[0]
+                        for kind, item in result["events"]))
+
+
 def curate(config: Config) -> SourceResult:
-    """wikiHow records in category-first order (the first N are the sample of N)."""
+    """wikiHow records in category-first order (the first N are the sample of N).
+
+    Stage 1 converts and screens each file's articles (:func:`file_candidates`, on the executor of
+    ``--executor``); the global step drops repeated titles (the first wins), draws the category-first order
+    and takes records from it until ``count``, writing the rejection of each article it passes over.
+    """
     if not config.input:
         raise InputError("wikihow: --input (wikihowAll.csv, wikihowSep.csv, corpus JSON or a folder) is required")
     result = SourceResult()
-    articles: dict[str, Article] = {}
-    for path in _input_files(Path(config.input)):
-        for item in tqdm(read_articles(path), desc=f"wikihow {path.name}", unit=" articles", leave=False,
-                         disable=not config.progress):
-            if isinstance(item, InputError):
-                raise_or_skip(
-                    item,
-                    on_error=config.on_error,
-                    rejections=result.rejections,
-                    source=NAME,
-                    id=str(item).split(": ")[0],
-                )
+    articles: dict[str, Candidate] = {}
+    files = _input_files(Path(config.input))
+    for screened in per_file("wikiHow file", file_candidates, files, config, key={"version": 1}, counts=_counts):
+        for kind, item in screened["events"]:
+            if kind == "rejection":
+                result.rejections.append(item)
                 continue
-            key = prompt_from_title(item.title, lowercase=True)
+            candidate = Candidate(**item)
+            key = prompt_from_title(candidate.title, lowercase=True)
             if key in articles:
-                reject(result.rejections, source=NAME, id=_slug(item.title), reason="duplicate_title",
-                       detail=f"{item.where} repeats {articles[key].where}")
+                reject(result.rejections, source=NAME, id=_slug(candidate.title), reason="duplicate_title",
+                       detail=f"{candidate.where} repeats {articles[key].where}")
                 continue
-            articles[key] = item
+            articles[key] = candidate
     if articles and all(a.category is None for a in articles.values()):
         logger.warning("wikihow: the input has no categories (CSV formats); sampling uniformly over articles")
     rng = random.Random(config.seed)
-    for article in category_first_order(sorted(articles.values(), key=lambda a: a.title), rng):
+    for candidate in category_first_order(sorted(articles.values(), key=lambda a: a.title), rng):
         if config.count is not None and len(result.records) >= config.count:
             break
-        slug = _slug(article.title)
-        methods = [m for m in article.methods if any(_join_step(h, t) for h, t in m[1])]
-        steps = sum(len(m[1]) for m in methods)
-        response = article_markdown(article)
-        reason = None
-        if len(methods) < config.min_methods:
-            reason, detail = "too_few_methods", f"{len(methods)} < {config.min_methods}"
-        elif steps < config.min_steps:
-            reason, detail = "too_few_steps", f"{steps} < {config.min_steps}"
-        elif len(response) < config.min_chars or (config.max_chars is not None and len(response) > config.max_chars):
-            reason, detail = "length", f"{len(response)} characters"
-        if reason:
-            reject(result.rejections, source=NAME, id=f"wikihow/{slug}", reason=reason, detail=detail)
-            continue
-        result.records.append(
-            make_record(
-                id=f"wikihow/{slug}",
-                source=NAME,
-                messages=[
-                    {"role": "user", "content": prompt_from_title(article.title, config.lowercase_title)},
-                    {"role": "assistant", "content": response},
-                ],
-                category=article.category,
-                url=f"https://www.wikihow.com/{slug.removeprefix('How-to-')}",
-                author=AUTHOR,
-                license=LICENSE,
-                source_id=_TITLE_SUFFIX.sub("", article.title),
-                metadata={"methods": len(methods), "steps": steps, "from": article.where},
-            )
-        )
+        if candidate.failure:
+            reject(result.rejections, source=NAME, id=f"wikihow/{_slug(candidate.title)}", reason=candidate.failure[0],
+                   detail=candidate.failure[1])
+        else:
+            result.records.append(candidate.record)
     return result

@@ -3,17 +3,18 @@ their best top-level comment (see :mod:`lima_hf.data.sources.reddit`)."""
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from lima_hf.data.executors import per_file
 from lima_hf.data.records import SourceResult, make_record
-from lima_hf.data.rules import reject
+from lima_hf.data.rules import RuleChain, reject, submission_rules
 from lima_hf.data.sources.bad_input import raise_or_skip
 from lima_hf.data.sources.reddit.askreddit import askreddit_question
 from lima_hf.data.sources.reddit.config import Config
@@ -30,14 +31,17 @@ NAME = "reddit"
 LICENSE = "Reddit user content via the Pushshift archive (no license granted; research use)"
 
 
-def _post_rejection(post: dict) -> str | None:
-    if post.get("over_18"):
-        return "nsfw"
-    if post.get("stickied") or post.get("distinguished") == "moderator":
-        return "stickied"
-    if post.get("removed_by_category") or post.get("title") in ("[deleted]", "[removed]"):
-        return "removed"
-    return None
+@dataclass
+class Submission:
+    """A submission as :func:`lima_hf.data.rules.submission_rules` see it: the Pushshift dict and its prompt
+    (``None``: a WritingPrompts title without an accepted tag)."""
+
+    post: dict
+    prompt: str | None
+
+    @property
+    def score(self) -> int:
+        return int(self.post.get("score") or 0)
 
 
 def submission_events(path: Path, config: Config, *, stream: bool = False) -> dict:
@@ -53,6 +57,7 @@ def submission_events(path: Path, config: Config, *, stream: bool = False) -> di
 
 def _verdicts(path: Path, config: Config, found: Counter, skipped: list) -> Iterator[list]:
     wp_sub, ask_sub = config.writingprompts_subreddit.lower(), config.askreddit_subreddit.lower()
+    chains = {tag: RuleChain(submission_rules(config, tag)) for tag in ("writingprompts", "askreddit")}
     errors: list[tuple[int, InputError]] = []
     lines = iter_zst_lines(path, on_error=config.on_error, skipped=errors)
     for _, post in tqdm(lines, desc=f"reddit {path.name}", unit=" lines", leave=False, disable=not config.progress):
@@ -61,19 +66,12 @@ def _verdicts(path: Path, config: Config, found: Counter, skipped: list) -> Iter
         if sub not in (wp_sub, ask_sub) or not post.get("id"):
             continue
         tag = "writingprompts" if sub == wp_sub else "askreddit"
-        reason = _post_rejection(post)
-        score = int(post.get("score") or 0)
-        if reason is None and score < config.min_submission_score:
-            reason = "low_score"
         if tag == "writingprompts":
-            prompt = writingprompt(post.get("title") or "", config.writingprompts_tags)
-            if reason is None and prompt is None:
-                reason = "not_a_writing_prompt"
-            if reason is None and not prompt:
-                reason = "empty_prompt"
+            submission = Submission(post, writingprompt(post.get("title") or "", config.writingprompts_tags))
         else:
-            prompt, why = askreddit_question(post, config)
-            reason = reason or (why or None)
+            submission = Submission(post, askreddit_question(post))
+        failure = chains[tag].first_failure(submission)  # Pushshift rejections carry the reason alone
+        reason, score, prompt = failure and failure[0], submission.score, submission.prompt
         yield [tag, str(post["id"]), reason, score, None if reason else {"post": slim(post), "prompt": prompt}]
     skipped.extend([line, str(error)] for line, error in errors)
 
@@ -90,25 +88,20 @@ def comment_choices(path: Path, config: Config, post_ids: list[str]) -> dict:
 
 
 def _file_results(kind: str, paths: list[Path], config: Config, post_ids: list[str] | None = None) -> Iterator[dict]:
-    """Stage 1 on each file of ``paths`` in order: in this process (``--executor pool``), or as datatrove tasks."""
-    work = submission_events if kind == "submissions" else partial(comment_choices, post_ids=post_ids or [])
-    if config.executor == "pool":
-        if kind == "submissions":
-            return (submission_events(path, config, stream=True) for path in paths)
-        return (work(path, config) for path in paths)
-    from lima_hf.data.executors import run_files
-
-    return iter(run_files(f"Pushshift {kind}", partial(_task, work, [str(p) for p in paths], config),
-                          [str(p) for p in paths], config, key={"kind": kind, "post_ids": sorted(post_ids or [])},
-                          stamps=paths))
+    """Stage 1 on each file of ``paths`` in order (:func:`~lima_hf.data.executors.per_file`)."""
+    if kind == "submissions":  # in one process the verdicts stream; a task writes them all
+        work = partial(submission_events, stream=config.executor == "pool")
+    else:
+        work = partial(comment_choices, post_ids=post_ids or [])
+    return per_file(f"Pushshift {kind}", work, paths, config, counts=_counts,
+                    key={"kind": kind, "post_ids": sorted(post_ids or [])})
 
 
-def _task(work, paths: list[str], config: Config, rank: int) -> tuple[dict, dict[str, int]]:
-    """A datatrove task: ``work`` on file ``rank``, with its counts for datatrove's stats."""
-    result = work(Path(paths[rank]), dataclasses.replace(config, progress=False))
+def _counts(result: dict) -> dict[str, int]:
+    """A task's numbers for datatrove's stats: verdicts per reason (``kept``), malformed lines skipped."""
     counts = Counter(event[2] or "kept" for event in result.get("events", []))
     counts["skipped_lines"] = len(result["skipped"])
-    return result, dict(counts)
+    return dict(counts)
 
 
 def _log_skipped(result: SourceResult, path: Path, skipped: list) -> None:

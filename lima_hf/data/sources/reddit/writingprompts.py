@@ -5,14 +5,15 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from lima_hf.data.filters import links_to_text
+from lima_hf.data.rules import RuleChain, comment_rules
 from lima_hf.data.sources.reddit.pushshift import slim, tie_break
 
 WP_TAG = re.compile(r"^\s*[\[(]\s*([A-Za-z]{2})\s*[\])]\s*:?\s*")
-REMOVED = {"[removed]", "[deleted]", ""}
-BOTS = {"automoderator", "writingpromptsrobot"}
 _URL = re.compile(r"\s*\(?\bhttps?://\S+")
 _EDIT_LINE = re.compile(r"^\s*[*_]*\s*(?:edit|update|e)\s*\d*\s*[*_]*\s*[:\-].*$", re.IGNORECASE | re.MULTILINE)
 
@@ -35,39 +36,43 @@ def writingprompt(title: str, tags: list[str]) -> str | None:
     return " ".join(html.unescape(title[match.end() :]).split())
 
 
-def comment_rejection(comment: dict, config) -> tuple[str | None, str]:
-    """``(None, story)`` for a comment that can be the story, else ``(rejection reason, "")``."""
-    body = comment.get("body") or ""
-    if body.strip() in REMOVED or comment.get("author") in ("[deleted]", None):
-        return "comment_deleted", ""
-    if str(comment.get("author")).lower() in BOTS or comment.get("stickied") or comment.get("distinguished"):
-        return "comment_by_bot_or_moderator", ""
-    if int(comment.get("score") or 0) < config.min_comment_score:
-        return "comment_low_score", ""
-    text = clean_comment(body)
-    if not config.min_response_chars <= len(text) <= config.max_response_chars:
-        return "comment_length", ""
-    return None, text
+@dataclass
+class Comment:
+    """A top-level comment as :func:`lima_hf.data.rules.comment_rules` see it; ``text`` (the cleaned story) is
+    made when a rule first asks for it."""
+
+    comment: dict
+
+    @property
+    def score(self) -> int:
+        return int(self.comment.get("score") or 0)
+
+    @cached_property
+    def text(self) -> str:
+        return clean_comment(self.comment.get("body") or "")
 
 
 def top_comments(
     comments: Iterable[dict], post_ids: set[str], config
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, int]]]:
     """The best eligible top-level comment of each post in ``post_ids`` (highest score, then the earliest), and
-    per post the rejected comments counted by reason."""
+    per post the rejected comments counted by the reason of the first rule of
+    :func:`~lima_hf.data.rules.comment_rules` they fail."""
+    rules = RuleChain(comment_rules(config))
     best: dict[str, dict[str, Any]] = {}
     rejected: dict[str, dict[str, int]] = {}
     for comment in comments:
         post_id = str(comment.get("link_id") or "")[3:]
         if post_id not in post_ids or not str(comment.get("parent_id") or "").startswith("t3_"):
             continue
-        reason, text = comment_rejection(comment, config)
-        if reason:
+        example = Comment(comment)
+        failure = rules.first_failure(example)
+        if failure:
             counts = rejected.setdefault(post_id, {})
-            counts[reason] = counts.get(reason, 0) + 1
+            counts[failure[0]] = counts.get(failure[0], 0) + 1
             continue
         current = best.get(post_id)
-        key = (int(comment.get("score") or 0), tie_break(str(comment.get("id"))))
+        key = (example.score, tie_break(str(comment.get("id"))))
         if current is None or key > current["key"]:
-            best[post_id] = {"key": key, "comment": slim(comment), "text": text}
+            best[post_id] = {"key": key, "comment": slim(comment), "text": example.text}
     return best, rejected
