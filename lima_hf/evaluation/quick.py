@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lima_hf.chat import DEFAULT_EOT_TOKEN
+from lima_hf.evaluation.backends import BackendArguments
 from lima_hf.evaluation.generation import (
     SamplingConfig,
     generate_responses,
@@ -159,6 +160,7 @@ def run_quick_evaluation(
     split: str = "test",
     eot_init: str = "eos",
     progress: bool = True,
+    backend: str = "transformers",
 ) -> dict[str, Any]:
     """Answer ``num_prompts`` prompts (default: all) of the ``split`` of ``prompts`` (``+`` joins splits, e.g.
     ``test+validation``) with ``model``, with ``baseline_model`` (default: the bundled SmolLM2) and, when
@@ -175,6 +177,8 @@ def run_quick_evaluation(
     ``"likert"`` when judging) where ``systems`` holds, per system, :func:`stop_summary` of its answers and its
     loss on the validation replies of ``prompts`` when it is a dataset folder with that split
     (:func:`answer_loss`). A small judge is a weak judge: this shows the pipeline, not a reliable result.
+    ``backend`` generates the answers: ``transformers`` or ``vllm`` (each arm's model as prepared in memory,
+    served from a temporary copy: :meth:`~lima_hf.evaluation.backends.BackendArguments.serve`).
     """
     from lima_hf.chat import eot_token_from_template
     from lima_hf.models import bundled_model_path
@@ -193,6 +197,7 @@ def run_quick_evaluation(
         loaded, tokenizer = _prepared_like(source, eot_init, urial=in_context)
         paths[name] = output_dir / "answers" / f"{name}.jsonl"
         records = generate_responses(loaded, tokenizer, chosen, paths[name], sampling, model_name=str(source),
+                                     backend=BackendArguments(backend=backend),
                                      progress=progress, overwrite=True)  # an earlier quickstart's answers are made anew
         systems[name] = {**stop_summary(records, eot_token_from_template(tokenizer.chat_template), harmful),
                          "max_new_tokens": limit}

@@ -12,8 +12,11 @@ write the same records:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Any
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from typing import Any, get_args, get_type_hints
 
 from lima_hf.registry import Registry
 
@@ -53,6 +56,26 @@ class BackendArguments:
                                 tensor_parallel_size=self.tensor_parallel_size,
                                 gpu_memory_utilization=self.gpu_memory_utilization, max_model_len=self.max_model_len)
         return load_backend(self.backend, model_path, tokenizer=tokenizer, device=device, dtype=dtype)
+
+    @contextmanager
+    def serve(self, model, tokenizer) -> Iterator[GenerationBackend]:
+        """This backend answering with an already loaded transformers ``model`` and ``tokenizer``, as they are in
+        memory (e.g. prepared by :func:`~lima_hf.chat.setup_eot_chat_format`, or with a URIAL chat template).
+        ``transformers`` generates with them; another backend serves a copy of both saved to a temporary folder
+        (removed on exit), and its records name ``model.name_or_path`` as the transformers backend's do. The
+        backend is closed on exit."""
+        if self.backend == "transformers":
+            yield BACKENDS.get("transformers")(model, tokenizer)
+            return
+        with tempfile.TemporaryDirectory(prefix="lima-hf-serve-") as folder:
+            model.save_pretrained(folder)
+            tokenizer.save_pretrained(folder)
+            backend = self.load(folder, dtype=str(model.dtype).removeprefix("torch."))
+            backend.model_name = str(getattr(model, "name_or_path", None) or backend.model_name)
+            try:
+                yield backend
+            finally:
+                backend.close()
 
 
 class GenerationBackend:
@@ -127,6 +150,22 @@ def stop_ids(generation_config, tokenizer) -> list[int]:
     if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
         ids.append(tokenizer.eos_token_id)
     return ids
+
+
+def add_backend_options(parser) -> None:
+    """Add :class:`BackendArguments`' options (``--backend``, ``--tensor_parallel_size``, ...) to a launcher's
+    ``argparse`` parser, unset unless given (:func:`given_backend_options` reads them back)."""
+    hints = get_type_hints(BackendArguments)
+    for option in fields(BackendArguments):
+        kind = next(t for t in (get_args(hints[option.name]) or (hints[option.name],)) if t is not type(None))
+        parser.add_argument(f"--{option.name}", type=kind, default=None, help=option.metadata["help"],
+                            **({"choices": BACKENDS.names()} if option.name == "backend" else {}))
+
+
+def given_backend_options(args) -> dict[str, Any]:
+    """The :func:`add_backend_options` options given in the parsed ``args``, as ``{name: value}``."""
+    return {option.name: getattr(args, option.name) for option in fields(BackendArguments)
+            if getattr(args, option.name, None) is not None}
 
 
 def load_backend(name: str, model_path: str | os.PathLike, **options) -> GenerationBackend:
