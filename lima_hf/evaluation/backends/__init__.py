@@ -47,6 +47,11 @@ class BackendArguments:
     max_model_len: int | None = field(
         default=None, metadata={"help": "vllm: longest prompt + answer in tokens (default: the model's)."}
     )
+    enforce_eager: bool = field(
+        default=False,
+        metadata={"help": "vllm: run the model eagerly, without torch.compile and CUDA graphs (starts much faster, "
+                  "generates slower; for short runs and CPUs)."},
+    )
 
     def load(self, model_path: str | os.PathLike, *, tokenizer: str | os.PathLike | None = None,
              device: str | None = None, dtype: str = "auto") -> GenerationBackend:
@@ -54,7 +59,8 @@ class BackendArguments:
         if self.backend == "vllm":
             return load_backend("vllm", model_path, tokenizer=tokenizer, dtype=dtype,
                                 tensor_parallel_size=self.tensor_parallel_size,
-                                gpu_memory_utilization=self.gpu_memory_utilization, max_model_len=self.max_model_len)
+                                gpu_memory_utilization=self.gpu_memory_utilization, max_model_len=self.max_model_len,
+                                enforce_eager=self.enforce_eager)
         return load_backend(self.backend, model_path, tokenizer=tokenizer, device=device, dtype=dtype)
 
     @contextmanager
@@ -158,8 +164,19 @@ def add_backend_options(parser) -> None:
     hints = get_type_hints(BackendArguments)
     for option in fields(BackendArguments):
         kind = next(t for t in (get_args(hints[option.name]) or (hints[option.name],)) if t is not type(None))
-        parser.add_argument(f"--{option.name}", type=kind, default=None, help=option.metadata["help"],
-                            **({"choices": BACKENDS.names()} if option.name == "backend" else {}))
+        extra = {"choices": BACKENDS.names()} if option.name == "backend" else {}
+        if kind is bool:  # --flag, --flag true, --flag false
+            kind, extra = true_or_false, {"nargs": "?", "const": True, "metavar": "{true,false}"}
+        parser.add_argument(f"--{option.name}", type=kind, default=None, help=option.metadata["help"], **extra)
+
+
+def true_or_false(value: str) -> bool:
+    """A launcher's boolean option value (true/false, yes/no, 1/0)."""
+    if value.lower() in ("true", "yes", "1"):
+        return True
+    if value.lower() in ("false", "no", "0"):
+        return False
+    raise ValueError(value)  # argparse: "invalid true_or_false value: ..."
 
 
 def given_backend_options(args) -> dict[str, Any]:
@@ -172,6 +189,7 @@ def load_backend(name: str, model_path: str | os.PathLike, **options) -> Generat
     """The backend ``name`` (``"transformers"`` or ``"vllm"``) with the model at ``model_path`` loaded.
 
     ``options`` go to the backend's ``load``: ``tokenizer`` (a folder, when the model's has none), ``dtype``,
-    ``device`` (transformers), ``tensor_parallel_size``/``gpu_memory_utilization``/``max_model_len`` (vllm).
+    ``device`` (transformers), ``tensor_parallel_size``/``gpu_memory_utilization``/``max_model_len``/
+    ``enforce_eager`` (vllm; other ``vllm.LLM`` arguments too).
     """
     return BACKENDS.get(name).load(model_path, **options)
