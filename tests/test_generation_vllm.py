@@ -184,6 +184,7 @@ def test_cli_generate_with_vllm_stops_at_eot_resumes_and_writes_the_transformers
             k: type(v).__name__ for k, v in hf_record.items()}
         assert set(vllm_record["produced_by"]) == set(hf_record["produced_by"])
         assert vllm_record["produced_by"]["model"] == hf_record["produced_by"]["model"]
-        drop = ("produced_by",)
+        assert (vllm_record["sampling"].pop("batch_size"), hf_record["sampling"].pop("batch_size")) == (256, 8)
+        drop = ("produced_by",)  # greedy: the same answers, token for token, and the same settings
         assert {k: v for k, v in vllm_record.items() if k not in drop} == {
             k: v for k, v in hf_record.items() if k not in drop}
