@@ -138,3 +138,53 @@ def test_resume_refuses_answers_of_the_other_backend(backends, tmp_path):
     records = generate_responses(engine, None, PROMPTS, output, config, progress=False, overwrite=True)
     assert [json.loads(line)["produced_by"]["backend"]["name"] for line in output.read_text().splitlines()] == [
         "vllm"] * len(records)
+
+
+def test_cli_generate_with_vllm_stops_at_eot_resumes_and_writes_the_transformers_records(eot_model, tmp_path,
+                                                                                         monkeypatch, capsys):
+    """``lima-hf generate --backend vllm`` end to end: interrupted after the first prompt (``--limit 1``), rerun
+    answers only the rest; the records are the transformers backend's, answer for answer (greedy)."""
+    from lima_hf.cli import main
+    from lima_hf.evaluation.backends.vllm_backend import VLLMBackend
+
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("\n".join(json.dumps(row) for row in [
+        {"id": "capital", "prompt": PROMPTS[0]["turns"][0]},
+        {"id": "dialogue", "messages": [{"role": "user", "content": PROMPTS[1]["turns"][0]},
+                                        {"role": "assistant", "content": "Hello."},
+                                        {"role": "user", "content": PROMPTS[1]["turns"][1]}]},
+    ]) + "\n")
+    generated = []
+    original = VLLMBackend.generate
+    monkeypatch.setattr(VLLMBackend, "generate", lambda self, ids, *rest: generated.append(len(ids)) or original(
+        self, ids, *rest))
+    common = ["--model", str(eot_model), "--prompts", str(prompts), "--temperature", "0", "--max_new_tokens", "32",
+              "--dtype", "float32"]
+    engine = ["--backend", "vllm", "--enforce_eager", "--max_model_len", "512"]
+    output = tmp_path / "vllm.jsonl"
+    assert main(["generate", *common, *engine, "--output", str(output), "--limit", "1"]) == 0
+    first = output.read_text()
+    assert main(["generate", *common, *engine, "--output", str(output)]) == 0
+    assert generated == [1, 1, 1]  # the first run's prompt, then the dialogue's two turns: nothing answered twice
+    assert output.read_text().startswith(first)
+    assert main(["generate", *common, "--backend", "transformers", "--device", "cpu",
+                 "--output", str(tmp_path / "transformers.jsonl")]) == 0
+    assert "2 answers (2 prompts x 1)" in capsys.readouterr().out
+    records = {name: [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+               for name in ("vllm", "transformers")}
+    assert [r["id"] for r in records["vllm"]] == ["capital", "dialogue"]
+    for r in records["vllm"]:
+        assert r["finish_reason"] == ["eos"] * len(r["finish_reason"]) and set(r["stop_token"]) == {DEFAULT_EOT_TOKEN}
+        assert DEFAULT_EOT_TOKEN not in r["response"]
+        assert r["produced_by"]["backend"]["name"] == "vllm"
+        assert r["produced_by"]["backend"]["version"] == vllm.__version__
+    assert len(records["vllm"][1]["finish_reason"]) == 2  # both user turns answered
+    for vllm_record, hf_record in zip(records["vllm"], records["transformers"]):
+        assert {k: type(v).__name__ for k, v in vllm_record.items()} == {
+            k: type(v).__name__ for k, v in hf_record.items()}
+        assert set(vllm_record["produced_by"]) == set(hf_record["produced_by"])
+        assert vllm_record["produced_by"]["model"] == hf_record["produced_by"]["model"]
+        assert (vllm_record["sampling"].pop("batch_size"), hf_record["sampling"].pop("batch_size")) == (256, 8)
+        drop = ("produced_by",)  # greedy: the same answers, token for token, and the same settings
+        assert {k: v for k, v in vllm_record.items() if k not in drop} == {
+            k: v for k, v in hf_record.items() if k not in drop}

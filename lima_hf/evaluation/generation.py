@@ -18,11 +18,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from lima_hf.errors import InputError
-from lima_hf.evaluation.backends import GenerationBackend
-from lima_hf.evaluation.backends.transformers_backend import (
-    TransformersBackend,
-    load_generation_model,
-)
+from lima_hf.evaluation.backends import BackendArguments, GenerationBackend
+from lima_hf.evaluation.backends.transformers_backend import load_generation_model
 from lima_hf.evaluation.resumable import ResumableJsonl
 
 __all__ = ["SamplingConfig", "generate_responses", "load_generation_model"]
@@ -108,11 +105,14 @@ def generate_responses(
     prompt_set: str | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    backend: BackendArguments | None = None,
 ) -> list[dict[str, Any]]:
     """Answer ``prompts`` (``{"id", "turns"}`` dicts, see :func:`~lima_hf.evaluation.prompt_sets.load_prompts`).
 
     ``model`` is a transformers model (with its ``tokenizer``) or a backend of
-    :func:`~lima_hf.evaluation.backends.load_backend` (``tokenizer`` is then ``None``).
+    :func:`~lima_hf.evaluation.backends.load_backend` (``tokenizer`` is then ``None``). ``backend`` chooses
+    what generates with a transformers ``model`` (default: ``transformers``; ``vllm`` serves a copy of it, see
+    :meth:`~lima_hf.evaluation.backends.BackendArguments.serve`).
     Writes one JSON line per prompt and sample to ``output_path`` as soon as it is finished, skipping those
     already there. Returns the records of ``prompts`` in order: ``id``, ``sample``, ``prompt`` (the first
     user turn), ``response`` (the last answer), ``messages`` (the whole conversation), ``finish_reason``
@@ -123,10 +123,18 @@ def generate_responses(
     backend and its version, sampling settings): an output made with other settings is refused
     (:class:`~lima_hf.evaluation.resumable.SettingsChangedError`), or started anew with ``overwrite=True``.
     """
+    options = {"model_name": model_name, "prompt_set": prompt_set, "progress": progress, "overwrite": overwrite}
+    if isinstance(model, GenerationBackend):
+        return _drive(model, prompts, output_path, config or SamplingConfig(), **options)
+    with (backend or BackendArguments()).serve(model, tokenizer) as served:
+        return _drive(served, prompts, output_path, config or SamplingConfig(), **options)
+
+
+def _drive(backend: GenerationBackend, prompts, output_path, config: SamplingConfig, *, model_name, prompt_set,
+           progress, overwrite) -> list[dict[str, Any]]:
+    """:func:`generate_responses` with ``backend``."""
     from tqdm.auto import tqdm
 
-    backend = model if isinstance(model, GenerationBackend) else TransformersBackend(model, tokenizer)
-    config = config or SamplingConfig()
     if config.batch_size is None:
         config = replace(config, batch_size=backend.default_batch_size)
     settings = {k: v for k, v in asdict(config).items() if k != "batch_size"}  # batch size: speed, not results

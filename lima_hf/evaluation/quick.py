@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lima_hf.chat import DEFAULT_EOT_TOKEN
+from lima_hf.evaluation.backends import BackendArguments
 from lima_hf.evaluation.generation import (
     SamplingConfig,
     generate_responses,
@@ -160,6 +161,7 @@ def run_quick_evaluation(
     eot_init: str = "eos",
     instruction_prompts: int = 0,
     progress: bool = True,
+    backend: str = "transformers",
 ) -> dict[str, Any]:
     """Answer ``num_prompts`` prompts (default: all) of the ``split`` of ``prompts`` (``+`` joins splits, e.g.
     ``test+validation``) with ``model``, with ``baseline_model`` (default: the bundled SmolLM2) and, when
@@ -182,6 +184,8 @@ def run_quick_evaluation(
     ``"likert"`` when judging) where ``systems`` holds, per system, :func:`stop_summary` of its answers and its
     loss on the validation replies of ``prompts`` when it is a dataset folder with that split
     (:func:`answer_loss`). A small judge is a weak judge: this shows the pipeline, not a reliable result.
+    ``backend`` generates the answers: ``transformers`` or ``vllm`` (each arm's model as prepared in memory,
+    served from a temporary copy: :meth:`~lima_hf.evaluation.backends.BackendArguments.serve`).
     """
     from lima_hf.chat import eot_token_from_template
     from lima_hf.models import bundled_model_path
@@ -202,8 +206,8 @@ def run_quick_evaluation(
         asked = chosen + [_as_prompt(p) for p in instructions]  # one batch: one decoding loop per system
         answered = generate_responses(loaded, tokenizer, asked, paths[name],
                                       SamplingConfig(max_new_tokens=limit, batch_size=len(asked)),
-                                      model_name=str(source), progress=progress,
-                                      overwrite=True)  # an earlier quickstart's answers are made anew
+                                      model_name=str(source), backend=BackendArguments(backend=backend),
+                                      progress=progress, overwrite=True)  # an earlier quickstart's answers are made anew
         records, instruction_records = answered[:len(chosen)], answered[len(chosen):]
         systems[name] = {**stop_summary(records, eot_token_from_template(tokenizer.chat_template), harmful),
                          "max_new_tokens": limit}

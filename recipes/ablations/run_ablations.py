@@ -14,8 +14,10 @@ other datasets) or ``--test_prompts FILE`` (e.g. the released LIMA ``test.jsonl`
     python recipes/ablations/run_ablations.py --study all --dry_run
     python recipes/ablations/run_ablations.py --study quality -- --judge http --judge_model gpt-3.5-turbo
     python recipes/ablations/run_ablations.py --study quantity --launcher slurm -- --judge local --judge_model DIR
+    python recipes/ablations/run_ablations.py --study all --backend vllm --tensor_parallel_size 8 -- --judge http ...
 
 Everything after ``--`` is passed to the judge of select-checkpoint and evaluate (lima-hf's judge options).
+``--backend vllm`` (and vLLM's engine options) generates the dev and test answers with vLLM.
 Steps whose output exists are skipped, so re-running resumes the scan; generation and judging resume too.
 """
 
@@ -32,6 +34,11 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
+if str(REPO) not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, str(REPO))
+
+from lima_hf.evaluation.backends import add_backend_options, given_backend_options
+
 STEPS = ("build", "train", "select", "generate", "evaluate")
 LIMA_HF = [sys.executable, "-m", "lima_hf.cli"]
 
@@ -151,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="an extra `lima-hf train` argument, e.g. --train_arg=--num_train_epochs --train_arg=5")
     parser.add_argument("--generate_arg", action="append", default=[], metavar="OPTION",
                         help="an extra generation argument of select-checkpoint and generate, e.g. "
-                        "--generate_arg=--backend --generate_arg=vllm --generate_arg=--tensor_parallel_size=2")
+                        "--generate_arg=--max_new_tokens --generate_arg=1024")
+    add_backend_options(parser.add_argument_group("generation backend (select-checkpoint and generate)"))
     parser.add_argument("--test_prompts", type=Path, default=None,
                         help="the prompts every arm is scored on (default: the test split of the scan's test_set, "
                              "built once); e.g. the released LIMA test.jsonl")
@@ -164,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown study {', '.join(unknown)} (the scan has {', '.join(scan['studies'])})")
     runner = Scan(scan, args.work_dir.resolve(), args.launcher, judge_args, args.train_arg, args.dry_run,
-                  args.test_prompts and args.test_prompts.resolve(), generate_args=args.generate_arg)
+                  args.test_prompts and args.test_prompts.resolve(),
+                  generate_args=[*args.generate_arg, *(part for name, value in given_backend_options(args).items()
+                                                       for part in (f"--{name}", str(value)))])
     datasets = list(dict.fromkeys(path for study in studies for path in scan["studies"][study].values()))
     for step in ("build", "train", "select", "generate"):
         if step in args.steps:

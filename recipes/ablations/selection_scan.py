@@ -3,6 +3,7 @@
     python recipes/ablations/selection_scan.py                       # recipes/ablations/selection_scan.yaml
     python recipes/ablations/selection_scan.py --dry_run             # every arm's commands, nothing run
     python recipes/ablations/selection_scan.py --model PATH -- --judge http --judge_model gpt-4o-mini
+    python recipes/ablations/selection_scan.py --backend vllm --gpu_memory_utilization 0.5   # answers with vLLM
 
 Steps (each printed as the command it runs; lima-hf commands run in this process):
 
@@ -34,6 +35,7 @@ REPO = HERE.parent.parent
 if str(REPO) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(REPO))
 
+from lima_hf.evaluation.backends import add_backend_options, given_backend_options
 from lima_hf.registry import Registry
 
 JUDGE_ARMS_KEY = "needs_judge"
@@ -346,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arms", nargs="+", default=None, help="run only these arms")
     parser.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS), help="steps to run")
     parser.add_argument("--dry_run", action="store_true", help="print every arm's commands without running them")
+    add_backend_options(parser.add_argument_group("generation backend (over the scan file's generate options)"))
     args = parser.parse_args(argv)
 
     from lima_hf.io import read_yaml
@@ -354,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = [k for k in ("model", "n", "pool", "arms", "train_recipe", "test_prompts") if k not in (config or {})]
     if missing:
         raise SystemExit(f"{args.config}: missing key(s) {', '.join(missing)}")
+    config["generate"] = {**(config.get("generate") or {}), **given_backend_options(args)}
     scan = Scan(config, args.config.resolve(), args.work_dir.resolve(), model=args.model, n=args.n,
                 judge_args=judge_args, dry_run=args.dry_run, arms=args.arms)
     if "pool" in args.steps:

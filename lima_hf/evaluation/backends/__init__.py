@@ -12,8 +12,11 @@ write the same records:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Any
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from typing import Any, get_args, get_type_hints
 
 from lima_hf.registry import Registry
 
@@ -44,6 +47,11 @@ class BackendArguments:
     max_model_len: int | None = field(
         default=None, metadata={"help": "vllm: longest prompt + answer in tokens (default: the model's)."}
     )
+    enforce_eager: bool = field(
+        default=False,
+        metadata={"help": "vllm: run the model eagerly, without torch.compile and CUDA graphs (starts much faster, "
+                  "generates slower; for short runs and CPUs)."},
+    )
 
     def load(self, model_path: str | os.PathLike, *, tokenizer: str | os.PathLike | None = None,
              device: str | None = None, dtype: str = "auto") -> GenerationBackend:
@@ -51,8 +59,29 @@ class BackendArguments:
         if self.backend == "vllm":
             return load_backend("vllm", model_path, tokenizer=tokenizer, dtype=dtype,
                                 tensor_parallel_size=self.tensor_parallel_size,
-                                gpu_memory_utilization=self.gpu_memory_utilization, max_model_len=self.max_model_len)
+                                gpu_memory_utilization=self.gpu_memory_utilization, max_model_len=self.max_model_len,
+                                enforce_eager=self.enforce_eager)
         return load_backend(self.backend, model_path, tokenizer=tokenizer, device=device, dtype=dtype)
+
+    @contextmanager
+    def serve(self, model, tokenizer) -> Iterator[GenerationBackend]:
+        """This backend answering with an already loaded transformers ``model`` and ``tokenizer``, as they are in
+        memory (e.g. prepared by :func:`~lima_hf.chat.setup_eot_chat_format`, or with a URIAL chat template).
+        ``transformers`` generates with them; another backend serves a copy of both saved to a temporary folder
+        (removed on exit), and its records name ``model.name_or_path`` as the transformers backend's do. The
+        backend is closed on exit."""
+        if self.backend == "transformers":
+            yield BACKENDS.get("transformers")(model, tokenizer)
+            return
+        with tempfile.TemporaryDirectory(prefix="lima-hf-serve-") as folder:
+            model.save_pretrained(folder)
+            tokenizer.save_pretrained(folder)
+            backend = self.load(folder, dtype=str(model.dtype).removeprefix("torch."))
+            backend.model_name = str(getattr(model, "name_or_path", None) or backend.model_name)
+            try:
+                yield backend
+            finally:
+                backend.close()
 
 
 class GenerationBackend:
@@ -132,10 +161,38 @@ def stop_ids(generation_config, tokenizer) -> list[int]:
     return ids
 
 
+def add_backend_options(parser) -> None:
+    """Add :class:`BackendArguments`' options (``--backend``, ``--tensor_parallel_size``, ...) to a launcher's
+    ``argparse`` parser, unset unless given (:func:`given_backend_options` reads them back)."""
+    hints = get_type_hints(BackendArguments)
+    for option in fields(BackendArguments):
+        kind = next(t for t in (get_args(hints[option.name]) or (hints[option.name],)) if t is not type(None))
+        extra = {"choices": BACKENDS.names()} if option.name == "backend" else {}
+        if kind is bool:  # --flag, --flag true, --flag false
+            kind, extra = true_or_false, {"nargs": "?", "const": True, "metavar": "{true,false}"}
+        parser.add_argument(f"--{option.name}", type=kind, default=None, help=option.metadata["help"], **extra)
+
+
+def true_or_false(value: str) -> bool:
+    """A launcher's boolean option value (true/false, yes/no, 1/0)."""
+    if value.lower() in ("true", "yes", "1"):
+        return True
+    if value.lower() in ("false", "no", "0"):
+        return False
+    raise ValueError(value)  # argparse: "invalid true_or_false value: ..."
+
+
+def given_backend_options(args) -> dict[str, Any]:
+    """The :func:`add_backend_options` options given in the parsed ``args``, as ``{name: value}``."""
+    return {option.name: getattr(args, option.name) for option in fields(BackendArguments)
+            if getattr(args, option.name, None) is not None}
+
+
 def load_backend(name: str, model_path: str | os.PathLike, **options) -> GenerationBackend:
     """The backend ``name`` (``"transformers"`` or ``"vllm"``) with the model at ``model_path`` loaded.
 
     ``options`` go to the backend's ``load``: ``tokenizer`` (a folder, when the model's has none), ``dtype``,
-    ``device`` (transformers), ``tensor_parallel_size``/``gpu_memory_utilization``/``max_model_len`` (vllm).
+    ``device`` (transformers), ``tensor_parallel_size``/``gpu_memory_utilization``/``max_model_len``/
+    ``enforce_eager`` (vllm; other ``vllm.LLM`` arguments too).
     """
     return BACKENDS.get(name).load(model_path, **options)
