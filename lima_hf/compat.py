@@ -11,6 +11,9 @@ Using one gives a :class:`FutureWarning` naming the new spelling and the release
   :func:`lima_hf.data.build_config.parse_build_config`);
 - ``lima-hf build-dataset --config BUILD.yaml`` -> ``--dataset_config BUILD.yaml`` (:func:`build_config_given_as_config`;
   ``lima_hf.commands.build_dataset``), and ``dataset_scripts/build_lima.py --config`` likewise (that script);
+- transformers releases whose ``TrainingArguments`` has no ``activation_checkpointing`` yet (the floor, 5.18, reads
+  ``gradient_checkpointing`` only): :func:`checkpointing_under_old_name` (``LimaSFTConfig.__post_init__``);
+  removed when the transformers floor has the field (no warning: nothing the user wrote is old);
 - the staging folders of lima-hf's earlier output layout (``.NAME.staging-*``, ``.NAME.old-*``), cleaned up
   (:func:`recover_old_layout`; :func:`lima_hf.io.recover`).
 """
@@ -55,6 +58,18 @@ SPLIT = Renamed("the split", {"dev": "validation"})  # the Hub's name of LIMA's 
 JUDGE = Renamed("--judge", {"human": "people"})
 SOURCE = Renamed("the source", {"natural-instructions": "natural_instructions", "lima-release": "lima_release"})
 SOURCE_KEY = Renamed("the key", {"source": "module"})  # a build config's sources.NAME.source: (the module curated)
+
+
+def checkpointing_under_old_name(args) -> None:
+    """Where transformers' ``TrainingArguments`` lacks ``activation_checkpointing`` (transformers 5.18, lima-hf's
+    floor), give lima-hf's ``activation_checkpointing`` to ``gradient_checkpointing``, the field its Trainer
+    reads there; otherwise checkpointing would be silently off."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    if "activation_checkpointing" not in {field.name for field in dataclasses.fields(TrainingArguments)}:
+        args.gradient_checkpointing = bool(args.activation_checkpointing)
 
 
 def build_config_given_as_config(recipe: str) -> bool:

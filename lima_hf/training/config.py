@@ -140,6 +140,9 @@ class LimaSFTConfig(SFTConfig):
     def __post_init__(self):
         if self.gradient_checkpointing is not None:  # transformers warns about the old name; honour it quietly
             self.activation_checkpointing, self.gradient_checkpointing = self.gradient_checkpointing, None
+        from lima_hf.compat import checkpointing_under_old_name
+
+        checkpointing_under_old_name(self)
         if self.bf16 is None and not self.fp16 and (self.use_cpu or not torch.accelerator.is_available()):
             self.bf16 = False
         super().__post_init__()

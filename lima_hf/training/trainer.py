@@ -82,10 +82,10 @@ def count_trimmed_eot(input_ids, max_length: int | None, eot_id: int) -> int:
     """How many tokenised training texts lost their final end-of-turn token to trimming at ``max_length``.
 
     Every LIMA-format conversation ends with the EOT, so a text of ``max_length`` tokens that does not end
-    with it was cut."""
+    with it was cut, and a longer one (TRL releases that trim in the collator, e.g. 1.7) will be."""
     if max_length is None:
         return 0
-    return sum(1 for ids in input_ids if len(ids) >= max_length and ids[-1] != eot_id)
+    return sum(1 for ids in input_ids if len(ids) > max_length or (len(ids) == max_length and ids[-1] != eot_id))
 
 
 class TrainingDataFacts(TrainerCallback, ExportableState):
