@@ -67,7 +67,7 @@ class QuickstartConfig:
     eot_init: str = field(
         default="eos",
         metadata={
-            "help": "How the new <|eot|> embedding starts: 'eos' (a scaled copy of SmolLM2's <|im_end|>) or 'mean' "
+            "help": "How the new <|eot|> embedding starts: 'eos' (a scaled copy of the model's own end token: Gemma's <eos>, SmolLM2's <|im_end|>) or 'mean' "
             "(which does not learn to stop in a short run; see docs/chat.md).",
             "choices": ["eos", "mean"],
         },
