@@ -73,7 +73,7 @@ def test_ablation_launchers_take_the_backend_and_its_engine_options(tmp_path, ca
     assert launcher.main(["--study", "quality", "--dry_run", "--steps", "select", "generate", "--test_prompts",
                           "test.jsonl", "--backend", "vllm", "--tensor_parallel_size", "2", "--enforce_eager"]) == 0
     commands = [line[2:] for line in capsys.readouterr().out.splitlines() if line.startswith("$ ")]
-    assert len(commands) == 4 and all(c.endswith("--backend vllm --tensor_parallel_size 2 --enforce_eager True")
+    assert len(commands) == 6 and all(c.endswith("--backend vllm --tensor_parallel_size 2 --enforce_eager True")
                                       for c in commands)
     with pytest.raises(SystemExit):
         launcher.main(["--dry_run", "--backend", "tgi"])

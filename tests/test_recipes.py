@@ -158,6 +158,7 @@ def test_slurm_script_resolves_the_recipe_and_launches_every_node(fake_slurm, tm
 
 def test_ablation_scan_builds_trains_and_reports_every_arm(capsys):
     from lima_hf.data.build_config import load_build_config
+    from lima_hf.evaluation.instruction_checks import bundled_prompts_path
 
     launcher = _load_module(RECIPES / "ablations/run_ablations.py", "run_ablations")
     scan = launcher.load_scan(RECIPES / "ablations/scan.yaml")
@@ -173,7 +174,7 @@ def test_ablation_scan_builds_trains_and_reports_every_arm(capsys):
     commands = [line[2:].split() for line in capsys.readouterr().out.splitlines() if line.startswith("$ ")]
     steps = [next(word for word in c if word in ("build-dataset", "train", "select-checkpoint", "generate", "evaluate"))
              for c in commands]
-    assert steps == ["build-dataset"] * 8 + ["train"] * 7 + ["select-checkpoint"] * 7 + ["generate"] * 7 + ["evaluate"] * 3
+    assert steps == ["build-dataset"] * 8 + ["train"] * 7 + ["select-checkpoint"] * 7 + ["generate"] * 14 + ["evaluate"] * 6
     assert commands[0][commands[0].index("--dataset_config") + 1].endswith("dataset_scripts/lima.yaml")  # the test set
     test_set = commands[0][commands[0].index("--output") + 1]
     # every training command resolves through the train parser
@@ -181,17 +182,27 @@ def test_ablation_scan_builds_trains_and_reports_every_arm(capsys):
         train_args = command[command.index("train") + 1:]
         _, config, _ = parse_train_args([*train_args, *CPU])
         assert config.output_dir.endswith(Path(train_args[train_args.index("--dataset_name") + 1]).name)
-    quality = commands[-2]
+    quality = commands[-4]
     assert "filtered-2000=" in " ".join(quality) and quality[-4:] == ["--judge", "http", "--judge_model", "gpt-3.5-turbo"]
+    judge_free = commands[-3]  # each study's judge-free report: the arms' answers to the bundled instruction prompts
+    assert judge_free[judge_free.index("evaluate") + 1] == "instructions" and "--judge" not in judge_free
+    assert all(r.endswith(".instructions.jsonl") for r in judge_free[judge_free.index("--responses") + 1:-2])
+    instruction_answers = commands[23:36:2]
+    assert {c[c.index("--prompts") + 1] for c in instruction_answers} == {str(bundled_prompts_path())}
     # checkpoints are chosen on each arm's own dev split; every arm is scored on 5 samples of the same TEST prompts
-    for select, generate in zip(commands[15:22], commands[22:29]):
+    for select, generate in zip(commands[15:22], commands[22:36:2]):
         assert "--split" not in select and select[select.index("--dev_prompts") + 1] != test_set
         assert generate[generate.index("--prompts") + 1] == test_set
         assert generate[generate.index("--split") + 1] == "test" and generate[generate.index("--num_samples") + 1] == "5"
     launcher.main(["--study", "quality", "--dry_run", "--steps", "build", "generate", "--test_prompts", "test.jsonl"])
     commands = [line[2:].split() for line in capsys.readouterr().out.splitlines() if line.startswith("$ ")]
-    assert [c[c.index("--prompts") + 1] for c in commands if "generate" in c] == [str(Path("test.jsonl").resolve())] * 2
+    assert [c[c.index("--prompts") + 1] for c in commands if "generate" in c] == [
+        str(Path("test.jsonl").resolve()), str(bundled_prompts_path())] * 2
     assert not any("lima.yaml" in " ".join(c) for c in commands)  # no test-set build when --test_prompts names it
+    launcher.main(["--study", "quality", "--dry_run", "--steps", "select", "--criterion", "instructions", "--",
+                   "--judge", "http"])
+    selects = [line[2:].split() for line in capsys.readouterr().out.splitlines() if line.startswith("$ ")]
+    assert len(selects) == 2 and all("--criterion instructions" in " ".join(c) and "--judge" not in c for c in selects)
 
 
 @pytest.fixture

@@ -4,9 +4,12 @@ For each dataset of the scan (scan.yaml): ``lima-hf build-dataset``, train LLaMA
 ablation recipe (``accelerate launch`` here, or ``sbatch recipes/launch.slurm`` with ``--launcher slurm``),
 ``lima-hf select-checkpoint`` on the dev set (epochs 5 to 10), ``lima-hf generate`` 5 answers per TEST prompt
 with the chosen checkpoint (the paper: the dev prompts pick the checkpoint, the test prompts score the arms,
-so the figures are not scored on the prompts that chose the model); then per study ``lima-hf evaluate
-likert`` with one system per arm, which writes the report (table, plot, every figure in report.json, and
-which prompts each arm answered) under WORK_DIR/reports/STUDY.
+so the figures are not scored on the prompts that chose the model), and one answer per bundled
+verifiable-instruction prompt; then per study ``lima-hf evaluate likert`` with one system per arm, which
+writes the report (table, plot, every figure in report.json, and which prompts each arm answered) under
+WORK_DIR/reports/STUDY, and the judge-free ``lima-hf evaluate instructions`` report (strict and loose
+accuracy, per instruction type) under WORK_DIR/reports/STUDY/instructions. ``--criterion instructions``
+also chooses the checkpoints without a judge (instruction accuracy on the bundled prompts).
 
 The test prompts are the test split of the scan's ``test_set`` (the LIMA build config; built once with the
 other datasets) or ``--test_prompts FILE`` (e.g. the released LIMA ``test.jsonl``).
@@ -15,6 +18,7 @@ other datasets) or ``--test_prompts FILE`` (e.g. the released LIMA ``test.jsonl`
     python recipes/ablations/run_ablations.py --study quality -- --judge http --judge_model gpt-3.5-turbo
     python recipes/ablations/run_ablations.py --study quantity --launcher slurm -- --judge local --judge_model DIR
     python recipes/ablations/run_ablations.py --study all --backend vllm --tensor_parallel_size 8 -- --judge http ...
+    python recipes/ablations/run_ablations.py --study quality --criterion instructions --steps build train select generate
 
 Everything after ``--`` is passed to the judge of select-checkpoint and evaluate (lima-hf's judge options).
 ``--backend vllm`` (and vLLM's engine options) generates the dev and test answers with vLLM.
@@ -38,6 +42,8 @@ if str(REPO) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(REPO))
 
 from lima_hf.evaluation.backends import add_backend_options, given_backend_options
+from lima_hf.evaluation.checkpoint_selection import CRITERIA
+from lima_hf.evaluation.instruction_checks import bundled_prompts_path
 
 STEPS = ("build", "train", "select", "generate", "evaluate")
 LIMA_HF = [sys.executable, "-m", "lima_hf.cli"]
@@ -67,8 +73,9 @@ class Scan:
     """The commands of a scan, in order; runs them (or prints them with ``dry_run``)."""
 
     def __init__(self, scan: dict, work_dir: Path, launcher: str, judge_args: list[str], train_args: list[str],
-                 dry_run: bool, test_prompts: Path | None = None, generate_args: list[str] = ()):
-        self.scan, self.work, self.launcher = scan, work_dir, launcher
+                 dry_run: bool, test_prompts: Path | None = None, generate_args: list[str] = (),
+                 criterion: str = "likert"):
+        self.scan, self.work, self.launcher, self.criterion = scan, work_dir, launcher, criterion
         self.generate_args = list(generate_args)  # generation options of select-checkpoint and generate
         self.judge_args, self.train_args, self.dry_run = judge_args, train_args, dry_run
         self.test_prompts = test_prompts or self.dataset(scan["test_set"])
@@ -109,9 +116,11 @@ class Scan:
 
     def select(self, data_config: Path) -> None:
         output = self.selection(data_config)
-        self.run([*LIMA_HF, "select-checkpoint", "--run_dir", self.model(data_config), "--dev_prompts",
-                  self.dataset(data_config), "--output_dir", output, *self.generate_args, *self.judge_args],
-                 skip_if=output / "selection.json")
+        by = (["--dev_prompts", self.dataset(data_config)] if self.criterion == "likert"
+              else ["--criterion", self.criterion])  # instructions: the bundled prompts, no judge
+        judge = self.judge_args if self.criterion == "likert" else []
+        self.run([*LIMA_HF, "select-checkpoint", "--run_dir", self.model(data_config), *by, "--output_dir", output,
+                  *self.generate_args, *judge], skip_if=output / "selection.json")
 
     def chosen_checkpoint(self, data_config: Path) -> str:
         selection = self.selection(data_config) / "selection.json"
@@ -123,8 +132,8 @@ class Scan:
             return f"<checkpoint chosen in {selection}>"
         raise SystemExit(f"{selection}: no checkpoint chosen yet (finish select-checkpoint first)")
 
-    def answers(self, data_config: Path) -> Path:
-        return self.work / "answers" / f"{data_config.stem}.jsonl"
+    def answers(self, data_config: Path, suffix: str = "") -> Path:
+        return self.work / "answers" / f"{data_config.stem}{suffix}.jsonl"
 
     def build_test_set(self) -> None:
         """The test prompts every arm answers (skipped when --test_prompts names them)."""
@@ -135,11 +144,16 @@ class Scan:
         self.run([*LIMA_HF, "generate", "--model", self.chosen_checkpoint(data_config), "--prompts",
                   self.test_prompts, "--split", "test", "--num_samples", str(self.scan.get("num_samples", 5)),
                   "--output", self.answers(data_config), *self.generate_args])
+        self.run([*LIMA_HF, "generate", "--model", self.chosen_checkpoint(data_config), "--prompts",
+                  bundled_prompts_path(), "--output", self.answers(data_config, ".instructions"), *self.generate_args])
 
     def evaluate(self, study: str, arms: dict[str, Path]) -> None:
         responses = [f"{arm}={self.answers(data_config)}" for arm, data_config in arms.items()]
         self.run([*LIMA_HF, "evaluate", "likert", "--responses", *responses, "--output_dir",
                   self.work / "reports" / study, *self.judge_args])
+        followed = [f"{arm}={self.answers(data_config, '.instructions')}" for arm, data_config in arms.items()]
+        self.run([*LIMA_HF, "evaluate", "instructions", "--responses", *followed, "--output_dir",
+                  self.work / "reports" / study / "instructions"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test_prompts", type=Path, default=None,
                         help="the prompts every arm is scored on (default: the test split of the scan's test_set, "
                              "built once); e.g. the released LIMA test.jsonl")
+    parser.add_argument("--criterion", choices=CRITERIA, default="likert",
+                        help="how select-checkpoint chooses: the judge's Likert on each arm's dev split, or "
+                        "instruction accuracy on the bundled verifiable-instruction prompts (no judge)")
     parser.add_argument("--dry_run", action="store_true", help="print the commands without running them")
     args = parser.parse_args(argv)
 
@@ -174,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     runner = Scan(scan, args.work_dir.resolve(), args.launcher, judge_args, args.train_arg, args.dry_run,
                   args.test_prompts and args.test_prompts.resolve(),
                   generate_args=[*args.generate_arg, *(part for name, value in given_backend_options(args).items()
-                                                       for part in (f"--{name}", str(value)))])
+                                                       for part in (f"--{name}", str(value)))],
+                  criterion=args.criterion)
     datasets = list(dict.fromkeys(path for study in studies for path in scan["studies"][study].values()))
     for step in ("build", "train", "select", "generate"):
         if step in args.steps:
