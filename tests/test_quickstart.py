@@ -51,6 +51,7 @@ def _answers(out, system, instructions=False):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # the quickstart fixture runs in the first one's setup: about 15 min idle
 def test_quickstart_table_report_and_model_card_agree_with_the_answers_on_disk(quickstart):
     out, printed = quickstart
     defaults = QuickstartConfig()
@@ -86,6 +87,7 @@ def test_quickstart_table_report_and_model_card_agree_with_the_answers_on_disk(q
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # the quickstart fixture runs in the first one's setup: about 15 min idle
 def test_documented_quickstart_paths_exist(quickstart):
     """Every `lima-quickstart/...` path the README and docs quote is one the quickstart writes."""
     out, _ = quickstart
@@ -135,6 +137,7 @@ print(json.dumps(results))
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # the quickstart fixture runs in the first one's setup: about 15 min idle
 def test_fine_tuned_base_model_answers_and_ends_its_turn_in_plain_transformers(quickstart):
     import datasets
 
