@@ -14,6 +14,9 @@ Using one gives a :class:`FutureWarning` naming the new spelling and the release
 - transformers releases whose ``TrainingArguments`` has no ``activation_checkpointing`` yet (the floor, 5.18, reads
   ``gradient_checkpointing`` only): :func:`checkpointing_under_old_name` (``LimaSFTConfig.__post_init__``);
   removed when the transformers floor has the field (no warning: nothing the user wrote is old);
+- transformers releases whose models take the KV cache as ``past_key_values`` (the floor, 5.18; 5.25 names it
+  ``cache``): :func:`cache_keyword` (:func:`lima_hf.evaluation.backends.transformers_backend.decode_shrinking`);
+  removed when the transformers floor takes ``cache`` (no warning: nothing the user wrote is old);
 - the staging folders of lima-hf's earlier output layout (``.NAME.staging-*``, ``.NAME.old-*``), cleaned up
   (:func:`recover_old_layout`; :func:`lima_hf.io.recover`).
 """
@@ -70,6 +73,14 @@ def checkpointing_under_old_name(args) -> None:
 
     if "activation_checkpointing" not in {field.name for field in dataclasses.fields(TrainingArguments)}:
         args.gradient_checkpointing = bool(args.activation_checkpointing)
+
+
+def cache_keyword(model) -> str:
+    """The name of the KV cache argument of ``model``'s forward: ``cache`` in newer transformers releases (5.25;
+    ``past_key_values`` is deprecated there), ``past_key_values`` in older ones (5.18, lima-hf's floor)."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(type(model).forward).parameters else "past_key_values"
 
 
 def build_config_given_as_config(recipe: str) -> bool:

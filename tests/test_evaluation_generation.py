@@ -24,16 +24,19 @@ def chat_model(tiny_model):
     return model.eval(), tokenizer
 
 
-def _spy(model, fail_after=None):
-    calls, original = [], model.generate
+def _spy(monkeypatch, fail_after=None):
+    """Record the batches the transformers backend decodes; raise KeyboardInterrupt after ``fail_after`` of them."""
+    from lima_hf.evaluation.backends import transformers_backend
 
-    def generate(**kwargs):
+    calls, original = [], transformers_backend.decode_shrinking
+
+    def decode(model, input_ids, attention_mask, *args, **kwargs):
         if fail_after is not None and len(calls) >= fail_after:
             raise KeyboardInterrupt
-        calls.append({"input_ids": kwargs["input_ids"].clone(), "attention_mask": kwargs["attention_mask"].clone()})
-        return original(**kwargs)
+        calls.append({"input_ids": input_ids.clone(), "attention_mask": attention_mask.clone()})
+        return original(model, input_ids, attention_mask, *args, **kwargs)
 
-    model.generate = generate
+    monkeypatch.setattr(transformers_backend, "decode_shrinking", decode)
     return calls
 
 
@@ -53,9 +56,9 @@ def test_samples_multi_turn_and_record_format(chat_model, tmp_path):
     assert len(lines) == 6 and tokenizer.padding_side == "right"  # the tokenizer is left as it was
 
 
-def test_batches_are_left_padded_and_sorted_by_length(chat_model, tmp_path):
+def test_batches_are_left_padded_and_sorted_by_length(chat_model, tmp_path, monkeypatch):
     model, tokenizer = chat_model
-    calls = _spy(model)
+    calls = _spy(monkeypatch)
     generate_responses(
         model,
         tokenizer,
@@ -90,17 +93,17 @@ def test_stops_at_the_end_of_turn_token(chat_model, tmp_path):
                and r["response"] for r in records)
 
 
-def test_resume_after_interruption_recomputes_nothing(chat_model, tmp_path):
+def test_resume_after_interruption_recomputes_nothing(chat_model, tmp_path, monkeypatch):
     model, tokenizer = chat_model
     output = tmp_path / "out.jsonl"
     config = SamplingConfig(max_new_tokens=3, num_samples=2, batch_size=2)
-    _spy(model, fail_after=1)
+    _spy(monkeypatch, fail_after=1)
     with pytest.raises(KeyboardInterrupt):
         generate_responses(model, tokenizer, PROMPTS[:2], output, config, progress=False)
     done = [json.loads(line) for line in output.read_text().splitlines()]
     assert len(done) == 2  # the first batch was saved before the interruption
-    del model.generate  # back to the real method, with a fresh spy
-    calls = _spy(model)
+    monkeypatch.undo()  # back to the real loop, with a fresh spy
+    calls = _spy(monkeypatch)
     records = generate_responses(model, tokenizer, PROMPTS[:2], output, config, progress=False)
     assert sum(c["input_ids"].shape[0] for c in calls) == 2  # only the two missing answers
     assert len(records) == 4 and len(output.read_text().splitlines()) == 4
@@ -182,3 +185,69 @@ def test_nucleus_warper_keeps_the_tokens_transformers_keeps(scale):
     got = NucleusLogitsWarper(0.9, candidates=256)(None, scores.clone())
     assert torch.equal(torch.isinf(expected), torch.isinf(got))
     assert torch.equal(expected[~torch.isinf(expected)], got[~torch.isinf(got)])
+
+
+def _bundled_chat(bundled_model, texts):
+    from lima_hf.evaluation.backends.transformers_backend import left_padding, load_generation_model
+
+    model, tokenizer = load_generation_model(bundled_model, device="cpu")
+    prompts = [tokenizer.apply_chat_template([{"role": "user", "content": t}], add_generation_prompt=True,
+                                             tokenize=True, return_dict=True)["input_ids"] for t in texts]
+    with left_padding(tokenizer):
+        batch = tokenizer.pad({"input_ids": prompts}, padding=True, return_tensors="pt")
+    return model, tokenizer, batch
+
+
+def _cut(row, stop_ids):
+    stop = next((n for n, token in enumerate(row) if token in stop_ids), None)
+    return row if stop is None else row[: stop + 1]
+
+
+def test_shrinking_batch_decodes_what_generate_decodes(bundled_model):
+    """Greedy on a real model: rows that end leave the batch, and every row gets generate's tokens."""
+    import torch
+    from transformers import LogitsProcessorList
+
+    from lima_hf.evaluation.backends.transformers_backend import decode_shrinking, generated_only_penalty
+
+    texts = ["Say hi.", "Write one short sentence about the sea.", "List three colors, one per line."]
+    model, tokenizer, batch = _bundled_chat(bundled_model, texts)
+    stop_ids = {tokenizer.convert_tokens_to_ids("<|im_end|>")}
+    length = batch["input_ids"].shape[1]
+    processors = LogitsProcessorList([generated_only_penalty(1.2, length)])
+    with torch.inference_mode():
+        expected = model.generate(**batch, do_sample=False, max_new_tokens=40, eos_token_id=sorted(stop_ids),
+                                  pad_token_id=tokenizer.pad_token_id, repetition_penalty=1.0,
+                                  logits_processor=processors, top_p=None, top_k=None, temperature=None)
+        got = decode_shrinking(model, batch["input_ids"], batch["attention_mask"], processors, 40, stop_ids,
+                               sample=False)
+    expected = [_cut(row, stop_ids) for row in expected[:, length:].tolist()]
+    assert got == expected
+    assert len({len(row) for row in got}) > 1 and any(row[-1] in stop_ids for row in got)  # rows left early
+
+
+def test_shrinking_batch_samples_what_generate_samples(bundled_model):
+    """One row, LIMA sampling, same seed: the same draws as generate."""
+    import torch
+    from transformers import LogitsProcessorList, TemperatureLogitsWarper
+
+    from lima_hf.evaluation.backends.transformers_backend import (
+        NucleusLogitsWarper,
+        decode_shrinking,
+        generated_only_penalty,
+    )
+
+    model, tokenizer, batch = _bundled_chat(bundled_model, ["Tell me about your favourite season."])
+    stop_ids = {tokenizer.convert_tokens_to_ids("<|im_end|>")}
+    length = batch["input_ids"].shape[1]
+    processors = LogitsProcessorList([generated_only_penalty(1.2, length), TemperatureLogitsWarper(0.7),
+                                      NucleusLogitsWarper(0.9)])
+    with torch.inference_mode():
+        torch.manual_seed(3)
+        expected = model.generate(**batch, do_sample=True, top_p=1.0, temperature=1.0, top_k=0, max_new_tokens=30,
+                                  eos_token_id=sorted(stop_ids), pad_token_id=tokenizer.pad_token_id,
+                                  repetition_penalty=1.0, logits_processor=processors)
+        torch.manual_seed(3)
+        got = decode_shrinking(model, batch["input_ids"], batch["attention_mask"], processors, 30, stop_ids,
+                               sample=True)
+    assert got == [_cut(expected[0, length:].tolist(), stop_ids)]

@@ -32,11 +32,20 @@ class QuickstartConfig:
     )
     max_steps: int = field(default=24, metadata={"help": "Optimizer steps of the fine-tune."})
     effective_batch_size: int = field(default=2, metadata={"help": "Examples per optimizer step."})
+    padding_free: bool = field(
+        default=True,
+        metadata={
+            "help": "Train without padding (TRL's padding_free: a step's examples are joined into one row, positions "
+            "restarting per example, so no compute is spent on padding; the same examples per step as padded "
+            "training). TRL trims nothing then, so --max_length applies only with --padding_free false; the "
+            "quickstart's longest conversation has 527 tokens."
+        },
+    )
     max_length: int = field(
         default=640,
         metadata={
-            "help": "Tokens per training text; longer texts are trimmed and lose their end-of-turn token (the "
-            "longest quickstart conversation has 527 tokens, so none is trimmed at 640; at 256, 8 of 30 are)."
+            "help": "With --padding_free false: tokens per training text; longer texts are trimmed and lose their "
+            "end-of-turn token (none at 640; at 256, 8 of 30 are)."
         },
     )
     learning_rate: float = field(
@@ -117,7 +126,8 @@ def training_overrides(config: QuickstartConfig) -> dict:
         "max_steps": config.max_steps,
         "per_device_train_batch_size": min(2, config.effective_batch_size),
         "effective_batch_size": config.effective_batch_size,
-        "max_length": config.max_length,
+        "max_length": None if config.padding_free else config.max_length,
+        "padding_free": config.padding_free,
         "learning_rate": config.learning_rate,
         "final_learning_rate": config.learning_rate / 10,
         "residual_dropout": config.residual_dropout,
@@ -221,7 +231,7 @@ def training_summary(model_dir: Path) -> str:
     return (
         f"\nFine-tune: {state.get('global_step', '?')} optimizer steps = {state.get('epoch', 0):.3g} epochs over "
         f"{facts.get('train_examples', '?')} training examples; {facts.get('train_examples_eot_trimmed', '?')} of "
-        "them lost their final end-of-turn token to trimming at max_length."
+        "them lost their final end-of-turn token to trimming at max_length (none is trimmed without max_length)."
     )
 
 

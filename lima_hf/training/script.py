@@ -252,6 +252,7 @@ def run(script_args: LimaScriptArguments, training_args, model_args) -> Path:
         trainer.accelerator.print(
             f"lima-hf train: {facts['train_examples']} training examples; {facts['train_examples_eot_trimmed']} of "
             f"them lost their final end-of-turn token when trimmed to max_length={training_args.max_length}"
+            + (" (no trimming)" if training_args.max_length is None else "")
         )
     if isinstance(resume, str) and resume.lower() in ("true", "last"):
         resume = _last_complete(training_args.output_dir, trainer)

@@ -1,4 +1,5 @@
-"""The ``transformers`` backend: ``model.generate`` on left-padded batches.
+"""The ``transformers`` backend: a model's forward pass with its KV cache on left-padded batches that shrink as
+answers end (:func:`decode_shrinking`).
 
 The repetition penalty counts generated tokens only, as in the paper: transformers'
 ``RepetitionPenaltyLogitsProcessor`` with ``prompt_ignore_length`` = the padded prompt's length.
@@ -49,6 +50,21 @@ def generated_only_penalty(penalty: float, prompt_length: int):
     return RepetitionPenaltyLogitsProcessor(float(penalty), prompt_ignore_length=prompt_length)
 
 
+def suppressed_tokens(generation_config, prompt_length: int, device="cpu") -> list:
+    """The processors of the generation config's ``suppress_tokens`` (never sampled) and ``begin_suppress_tokens``
+    (not sampled first: lima-hf lists the end and whitespace tokens there, so no reply is empty), in
+    ``generate``'s order."""
+    from transformers import SuppressTokensAtBeginLogitsProcessor, SuppressTokensLogitsProcessor
+
+    processors = []
+    if generation_config.suppress_tokens:
+        processors.append(SuppressTokensLogitsProcessor(generation_config.suppress_tokens, device=device))
+    if generation_config.begin_suppress_tokens:
+        processors.append(SuppressTokensAtBeginLogitsProcessor(generation_config.begin_suppress_tokens, prompt_length,
+                                                               device=device))
+    return processors
+
+
 class NucleusLogitsWarper:
     """Nucleus (top-p) filtering with the mask of transformers' ``TopPLogitsWarper``, found among the
     ``candidates`` highest scores when they hold at least ``top_p`` of the mass (the whole sort otherwise).
@@ -79,8 +95,51 @@ class NucleusLogitsWarper:
         return filtered.scatter(-1, indices, torch.where(keep, top, torch.full_like(top, float("-inf"))))
 
 
+def decode_shrinking(model, input_ids, attention_mask, processors, max_new_tokens: int, stop_ids, sample: bool):
+    """New token ids of each row of a left-padded batch, each list ending at its first id in ``stop_ids`` or after
+    ``max_new_tokens``: ``model.generate``'s sampling loop (the same KV cache, positions, processors and
+    ``torch.multinomial`` draw), except that a row that ends leaves the batch and its cache.
+
+    ``generate`` computes every row until the longest answer ends; an answer of 90 tokens in a batch whose
+    longest runs to 512 costs 512 steps. With Gemma 3's 262k-token output layer a step's cost grows with the
+    rows it computes, so the shrinking batch is what makes a batch of short answers cheap. A batch of one row
+    draws exactly what ``generate`` draws; in larger batches the random draws of the rows still running differ
+    from ``generate``'s once a row has left (same distribution, other samples)."""
+    import torch
+    from transformers import DynamicCache
+
+    from lima_hf.compat import cache_keyword
+
+    cache = DynamicCache(config=model.config)
+    keyword = cache_keyword(model)
+    rows = list(range(input_ids.shape[0]))
+    answers: list[list[int]] = [[] for _ in rows]
+    stops = torch.tensor(sorted(stop_ids), device=input_ids.device)
+    sequences, step_ids = input_ids, input_ids
+    positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    for _ in range(max_new_tokens):
+        logits = model(input_ids=step_ids, attention_mask=attention_mask, position_ids=positions,
+                       use_cache=True, logits_to_keep=1, **{keyword: cache}).logits[:, -1, :].float()
+        scores = processors(sequences, logits)
+        chosen = torch.multinomial(scores.softmax(dim=-1), 1).squeeze(1) if sample else scores.argmax(dim=-1)
+        for row, token in zip(rows, chosen.tolist()):
+            answers[row].append(token)
+        going = (~torch.isin(chosen, stops)).nonzero().squeeze(1)
+        if going.numel() == 0:
+            break
+        sequences = torch.cat([sequences, chosen[:, None]], dim=-1)
+        attention_mask = torch.cat([attention_mask, attention_mask.new_ones(len(rows), 1)], dim=-1)
+        positions = positions[:, -1:] + 1
+        step_ids = chosen[:, None]
+        if going.numel() < len(rows):
+            cache.batch_select_indices(going)
+            sequences, attention_mask, positions, step_ids = (t[going] for t in (sequences, attention_mask, positions, step_ids))
+            rows = [rows[i] for i in going.tolist()]
+    return answers
+
+
 class TransformersBackend(GenerationBackend):
-    """``model.generate`` on a loaded model.
+    """A loaded model answering with :func:`decode_shrinking` (``model.generate``'s loop, rows leaving as they end).
 
     Parameters:
         model (`PreTrainedModel`):
@@ -110,7 +169,7 @@ class TransformersBackend(GenerationBackend):
         from lima_hf.models import model_fingerprint
 
         return {**model_fingerprint(self.model, self.tokenizer),
-                "backend": {"name": self.name, "version": transformers.__version__}}
+                "backend": {"name": self.name, "version": transformers.__version__, "loop": "shrinking batch"}}
 
     def generate(self, prompts: list[list[int]], config, seeds: list[int]) -> list[Answer]:
         import torch
@@ -118,28 +177,16 @@ class TransformersBackend(GenerationBackend):
 
         with left_padding(self.tokenizer) as tokenizer:
             batch = tokenizer.pad({"input_ids": prompts}, padding=True, return_tensors="pt").to(self.model.device)
-            pad_token_id = tokenizer.pad_token_id
         prompt_length = batch["input_ids"].shape[1]
         torch.manual_seed(seeds[0])  # one generator for the batch, seeded from its first prompt
-        processors = [generated_only_penalty(config.repetition_penalty, prompt_length)]
-        sampling = {"do_sample": False}
+        processors = [*suppressed_tokens(self.model.generation_config, prompt_length, self.model.device),
+                      generated_only_penalty(config.repetition_penalty, prompt_length)]
         if config.temperature > 0:  # the warpers come after the penalty, as in transformers' own order
             from transformers import TemperatureLogitsWarper
 
-            sampling = {"do_sample": True, "top_p": 1.0, "temperature": 1.0, "top_k": 0}
             processors += [TemperatureLogitsWarper(config.temperature), NucleusLogitsWarper(config.top_p)]
         with torch.inference_mode():
-            generated = self.model.generate(
-                **batch,
-                **sampling,
-                max_new_tokens=config.max_new_tokens,
-                repetition_penalty=1.0,
-                logits_processor=LogitsProcessorList(processors),
-                eos_token_id=self.stop_ids,
-                pad_token_id=pad_token_id,
-            )
-        answers = []
-        for row in generated[:, prompt_length:].tolist():
-            stop = next((n for n, token in enumerate(row) if token in self.stop_ids), None)
-            answers.append(self.answer(row if stop is None else row[: stop + 1], stopped=stop is not None))
-        return answers
+            rows = decode_shrinking(self.model, batch["input_ids"], batch["attention_mask"],
+                                    LogitsProcessorList(processors), config.max_new_tokens, self.stop_ids,
+                                    sample=config.temperature > 0)
+        return [self.answer(row, stopped=bool(row) and row[-1] in self.stop_ids) for row in rows]
