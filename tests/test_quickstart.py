@@ -252,3 +252,19 @@ def test_base_model_choices_name_bundled_models_folders_or_hub_ids(tmp_path):
     assert base_model_id(str(tmp_path / "gemma-3-270m")) == "google/gemma-3-270m"
     with pytest.raises(ConfigError, match="unknown bundled model 'gemma'.*gemma-3-270m"):
         BUNDLED_MODELS.get("gemma")
+
+
+def test_padding_free_rows_keep_their_examples_apart(tiny_model):
+    """The quickstart trains padding-free: two examples joined in one row, positions restarting, no attention
+    mask (as TRL's collator gives them, use_cache off as in training) get the logits each gets alone."""
+    import torch
+
+    model, _ = tiny_model
+    model.eval()
+    first, second = torch.arange(5, 17), torch.arange(40, 47)
+    with torch.no_grad():
+        alone = [model(input_ids=ids[None], use_cache=False).logits[0] for ids in (first, second)]
+        joined = model(input_ids=torch.cat([first, second])[None], use_cache=False,
+                       position_ids=torch.cat([torch.arange(12), torch.arange(7)])[None]).logits[0]
+    assert torch.allclose(joined[:12], alone[0], atol=1e-5) and torch.allclose(joined[12:], alone[1], atol=1e-5)
+    assert QuickstartConfig().padding_free
