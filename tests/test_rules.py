@@ -189,3 +189,50 @@ def test_wikihow_reports_the_codes_of_its_rules(tmp_path):
     assert [r["id"] for r in result.records] == ["wikihow/How-to-Bake-Bread"]
     assert {f"wikihow/{t.replace(' ', '-')}": r for t, r in articles.items() if r} == \
         {id: reason for id, (reason, _) in written.items()}
+
+
+def _task(categories, *, languages=("English",), instances=None):
+    return {"Definition": ["Rewrite the sentence."], "Categories": categories,
+            "Input_language": list(languages), "Output_language": list(languages),
+            "Instances": instances or [{"id": "i0", "input": "The cat sat.", "output": ["A cat was sitting."]}]}
+
+
+# task -> the one rule it fails (None: it passes), in the order of natural_instructions_rules
+TASKS = {
+    "task1_paraphrase": (_task(["Paraphrasing"]), None),
+    "task2_other_split": (_task(["Paraphrasing"]), "not_in_train_split"),
+    "task3_sentiment": (_task(["Sentiment Analysis"]), "not_generation"),
+    "task4_french": (_task(["Text Modification -> Paraphrasing"], languages=("French",)), "not_english"),
+    "task5_no_output": (_task(["Summarization"], instances=[{"id": "i0", "input": "Text.", "output": [""]}]),
+                        "no_usable_instance"),
+}
+
+
+def test_natural_instructions_reports_the_codes_of_its_rules(tmp_path):
+    import json
+
+    from lima_hf.data.sources import natural_instructions as ni
+
+    (tmp_path / "tasks").mkdir()
+    for name, (task, _) in TASKS.items():
+        (tmp_path / "tasks" / f"{name}.json").write_text(json.dumps(task))
+    (tmp_path / "splits" / "default").mkdir(parents=True)
+    (tmp_path / "splits" / "default" / "train_tasks.txt").write_text(
+        "".join(f"{name}\n" for name, (_, reason) in TASKS.items() if reason != "not_in_train_split"))
+    config = ni.Config(input=str(tmp_path), progress=False)
+    train_tasks = {name for name, (_, reason) in TASKS.items() if reason != "not_in_train_split"}
+    split_rule, *task_rules = rules.natural_instructions_rules(config, train_tasks)
+    assert [r.reason for r in (split_rule, *task_rules)] == \
+        ["not_in_train_split", "not_generation", "not_english", "no_usable_instance"]
+    assert [r.reason for r in rules.natural_instructions_rules(ni.Config(english_only=False), None)] == \
+        ["not_in_train_split", "not_generation", "no_usable_instance"]
+    for name, (_, reason) in TASKS.items():  # the rule list alone: the split on the path, the rest on the task
+        path = tmp_path / "tasks" / f"{name}.json"
+        failure = split_rule.check(path) or RuleChain(task_rules).first_failure(ni.parse_task(path))
+        assert (failure and failure[0]) == reason, name
+    result = ni.curate(config)  # the source: the same codes in its rejection log
+    assert {r["id"].split("/")[1]: r["reason"] for r in result.rejections} == \
+        {name: reason for name, (_, reason) in TASKS.items() if reason}
+    details = {r["reason"]: r["detail"] for r in result.rejections}
+    assert details["not_generation"] == "Sentiment Analysis" and details["not_english"] == "French"
+    assert [r["source_id"] for r in result.records] == ["i0"] and "task1" in result.records[0]["id"]
