@@ -1,5 +1,6 @@
 """The per-file stage of every source on datatrove's executors: byte-identical output on the local executor and a
-local Ray cluster, a killed run resumes to the same output (Stack Exchange, the per-file sources), a failed task names its file, the Slurm job script."""
+local Ray cluster, a killed run resumes to the same output (Stack Exchange, the per-file sources), a failed task
+names its file, the Slurm job script."""
 
 from __future__ import annotations
 
