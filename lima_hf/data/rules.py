@@ -344,6 +344,20 @@ class CommentByBotOrModerator(_PostRule):
         return None
 
 
+class EligibleComment(_PostRule):
+    """A WritingPrompts candidate has a top-level comment that passes :func:`comment_rules` (``example.best``: the
+    best one, ``None`` when none does; ``example.rejected``: its rejected comments counted per reason). Applied
+    by the global step, after the join of the comments files."""
+
+    reason = "no_eligible_comment"
+
+    def find(self, example):
+        if example.best is not None:
+            return None
+        counts = ", ".join(f"{k}: {v}" for k, v in sorted(example.rejected.items()))
+        return counts or "no top-level comment in the input"
+
+
 def submission_rules(config, subreddit: str) -> list[Rule]:
     """The rules a submission of ``subreddit`` (``writingprompts`` or ``askreddit``) passes, in order, with the
     options of a Reddit :class:`~lima_hf.data.sources.reddit.config.Config`."""
@@ -355,7 +369,8 @@ def submission_rules(config, subreddit: str) -> list[Rule]:
 
 
 def comment_rules(config) -> list[Rule]:
-    """The rules a top-level comment passes to be a WritingPrompts story, in order."""
+    """The rules a top-level comment passes to be a WritingPrompts story, in order (then the candidate passes
+    :class:`EligibleComment`)."""
     return [CommentDeleted(), CommentByBotOrModerator(),
             AtLeast("comment_low_score", "score", config.min_comment_score),
             LengthWindow("comment_length", config.min_response_chars, config.max_response_chars, attribute="text")]
@@ -434,6 +449,42 @@ def natural_instructions_rules(config, train_tasks: set[str] | None) -> list[Rul
     rules: list[Rule] = [InTrainSplit(train_tasks), GenerationTask(config.categories)]
     rules += [EnglishTask()] if config.english_only else []
     return rules + [UsableInstance(config.max_prompt_chars)]
+
+
+class MinScore(Rule):
+    """The record's vote score (``example.score``; ``None``: it has none and passes) is at least ``min_score``."""
+
+    reason, about_answer = "min_score", False
+
+    def __init__(self, min_score: float):
+        self.min_score = min_score
+
+    def find(self, example):
+        score = example.score
+        return f"score {score} < {self.min_score}" if score is not None and score < self.min_score else None
+
+
+class MinQuality(Rule):
+    """The record's combined quality (``example.quality``, 0-1) is at least ``min_quality``."""
+
+    reason, about_answer = "low_quality", False
+
+    def __init__(self, min_quality: float):
+        self.min_quality = min_quality
+
+    def find(self, example):
+        quality = example.quality
+        return f"quality {quality:.3f} < {self.min_quality}" if quality < self.min_quality else None
+
+
+def selection_rules(config) -> list[Rule]:
+    """The rules a candidate of dataset selection passes, in order, with the options of a
+    :class:`~lima_hf.data.selection.config.SelectionConfig`: LIMA's answer rules on its response (with
+    ``lima_rules``; :func:`answer_rules`, the curation's objects), the score floor (with ``min_score``), the quality
+    floor. The example: the response (``answer``), the record's ``score`` and its combined ``quality``."""
+    rules = answer_rules(config.min_chars, config.max_chars) if config.lima_rules else []
+    rules += [MinScore(config.min_score)] if config.min_score is not None else []
+    return rules + [MinQuality(config.min_quality)]
 
 
 REASONS = ("title_not_self_contained", "no_answer_min_score", "answer_too_short", "answer_too_long", "first_person",
