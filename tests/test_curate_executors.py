@@ -260,3 +260,16 @@ def test_a_task_without_its_completion_mark_is_redone_and_the_others_are_kept(sh
     assert run_file_source(shared_data, tmp_path / run / "out.jsonl", run, options) == 0
     assert _digests(tmp_path, run) == _reference(run)
     assert mark.exists() and [p for p in results if p.stat().st_mtime_ns != stamps[p]] == [results[2]]
+
+
+def test_slurm_takes_the_results_of_finished_tasks_without_a_new_job(shared_data, tmp_path):
+    from test_curate_reference import run_file_source
+
+    options = ["--work_dir", str(tmp_path / "work")]
+    assert run_file_source(shared_data, tmp_path / "first" / "out.jsonl", "nis",
+                           ["--executor", "local", "--num_proc", "1", *options]) == 0
+    (mark,) = (tmp_path / "work").glob("*/logs/completions/00002")
+    mark.unlink()  # killed after its result was written, before datatrove's mark: the result is whole
+    slurm = ["--executor", "slurm", "--slurm_partition", "cpu", *options]  # no sbatch here: a job would fail
+    assert run_file_source(shared_data, tmp_path / "nis" / "out.jsonl", "nis", slurm) == 0
+    assert _digests(tmp_path, "nis") == _reference("nis")
