@@ -70,11 +70,15 @@ FILE_SOURCE_RUNS = {
 lima-hf 3465151, before their per-file stage went on the executors."""
 
 
-def run_file_source(shared_data: Path, output: Path, run: str, options: list[str] = ()) -> int:
+def file_source_argv(shared_data: Path, output: Path, run: str, options: list[str] = ()) -> list[str]:
+    """The command line of the run ``run`` of :data:`FILE_SOURCE_RUNS`, writing ``output``."""
     source, folder, extra = FILE_SOURCE_RUNS[run]
     path = shared_data / folder if (shared_data / folder).exists() else RESOURCES / folder
-    return main(["curate", source, "--input", str(path), "--output", str(output), "--no_progress", *extra,
-                 *options])
+    return ["curate", source, "--input", str(path), "--output", str(output), "--no_progress", *extra, *options]
+
+
+def run_file_source(shared_data: Path, output: Path, run: str, options: list[str] = ()) -> int:
+    return main(file_source_argv(shared_data, output, run, options))
 
 
 @pytest.mark.parametrize("run", list(FILE_SOURCE_RUNS))

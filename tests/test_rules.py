@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -131,7 +133,7 @@ COMMENTS = [({"body": STORY, "author": "writer", "score": 9}, None),
 def test_reddit_reports_the_codes_of_its_rules(tmp_path):
     from lima_hf.data.sources.reddit import Config, curate
     from lima_hf.data.sources.reddit.askreddit import askreddit_question
-    from lima_hf.data.sources.reddit.curate import Submission
+    from lima_hf.data.sources.reddit.curate import Story, Submission
     from lima_hf.data.sources.reddit.writingprompts import top_comments, writingprompt
 
     config = Config(input=str(tmp_path), progress=False)
@@ -154,6 +156,14 @@ def test_reddit_reports_the_codes_of_its_rules(tmp_path):
     assert {r["id"].rsplit("/", 1)[1]: r["reason"] for r in result.rejections} == \
         {k: v for k, v in expected.items() if v}
     assert [r["source_id"] for r in result.records if r["source"] == "writingprompts"] == ["p0/c0"]
+    # after the join: the candidate whose comments all fail a comment rule fails EligibleComment
+    assert rules.EligibleComment().check(Story(None, rejected["p0"])) == \
+        ("no_eligible_comment", ", ".join(f"{r}: 1" for r in sorted(r for _, r in COMMENTS[1:])))
+    _write_zst(tmp_path / "RC_2020-01.zst", comments[1:])
+    result = curate(config)
+    (story,) = [r for r in result.rejections if r["id"] == "reddit/writingprompts/p0"]
+    assert (story["reason"], story["detail"]) == rules.EligibleComment().check(Story(None, rejected["p0"]))
+    assert result.extras["ranked_candidates"][0]["reason"] == "no_eligible_comment"
 
 
 ARTICLE = {"title": "How to Bake Bread", "category_hierarchy": ["Food and Entertaining"],
@@ -189,3 +199,71 @@ def test_wikihow_reports_the_codes_of_its_rules(tmp_path):
     assert [r["id"] for r in result.records] == ["wikihow/How-to-Bake-Bread"]
     assert {f"wikihow/{t.replace(' ', '-')}": r for t, r in articles.items() if r} == \
         {id: reason for id, (reason, _) in written.items()}
+
+
+def _task(categories, *, languages=("English",), instances=None):
+    return {"Definition": ["Rewrite the sentence."], "Categories": categories,
+            "Input_language": list(languages), "Output_language": list(languages),
+            "Instances": instances or [{"id": "i0", "input": "The cat sat.", "output": ["A cat was sitting."]}]}
+
+
+# task -> the one rule it fails (None: it passes), in the order of natural_instructions_rules
+TASKS = {
+    "task1_paraphrase": (_task(["Paraphrasing"]), None),
+    "task2_other_split": (_task(["Paraphrasing"]), "not_in_train_split"),
+    "task3_sentiment": (_task(["Sentiment Analysis"]), "not_generation"),
+    "task4_french": (_task(["Text Modification -> Paraphrasing"], languages=("French",)), "not_english"),
+    "task5_no_output": (_task(["Summarization"], instances=[{"id": "i0", "input": "Text.", "output": [""]}]),
+                        "no_usable_instance"),
+}
+
+
+def test_natural_instructions_reports_the_codes_of_its_rules(tmp_path):
+    import json
+
+    from lima_hf.data.sources import natural_instructions as ni
+
+    (tmp_path / "tasks").mkdir()
+    for name, (task, _) in TASKS.items():
+        (tmp_path / "tasks" / f"{name}.json").write_text(json.dumps(task))
+    (tmp_path / "splits" / "default").mkdir(parents=True)
+    (tmp_path / "splits" / "default" / "train_tasks.txt").write_text(
+        "".join(f"{name}\n" for name, (_, reason) in TASKS.items() if reason != "not_in_train_split"))
+    config = ni.Config(input=str(tmp_path), progress=False)
+    train_tasks = {name for name, (_, reason) in TASKS.items() if reason != "not_in_train_split"}
+    split_rule, *task_rules = rules.natural_instructions_rules(config, train_tasks)
+    assert [r.reason for r in (split_rule, *task_rules)] == \
+        ["not_in_train_split", "not_generation", "not_english", "no_usable_instance"]
+    assert [r.reason for r in rules.natural_instructions_rules(ni.Config(english_only=False), None)] == \
+        ["not_in_train_split", "not_generation", "no_usable_instance"]
+    for name, (_, reason) in TASKS.items():  # the rule list alone: the split on the path, the rest on the task
+        path = tmp_path / "tasks" / f"{name}.json"
+        failure = split_rule.check(path) or RuleChain(task_rules).first_failure(ni.parse_task(path))
+        assert (failure and failure[0]) == reason, name
+    result = ni.curate(config)  # the source: the same codes in its rejection log
+    assert {r["id"].split("/")[1]: r["reason"] for r in result.rejections} == \
+        {name: reason for name, (_, reason) in TASKS.items() if reason}
+    details = {r["reason"]: r["detail"] for r in result.rejections}
+    assert details["not_generation"] == "Sentiment Analysis" and details["not_english"] == "French"
+    assert [r["source_id"] for r in result.records] == ["i0"] and "task1" in result.records[0]["id"]
+
+
+def test_selection_reports_the_codes_of_its_rule_list():
+    from lima_hf.data.selection.pipeline import Candidate
+
+    config = SelectionConfig(n=1, lima_rules=True, min_score=5, min_quality=0.5, strategy="random",
+                             show_progress=False, dedup=False)
+    assert [r.reason for r in rules.selection_rules(config)] == [*REASONS[2:7], "min_score", "low_quality"]
+    assert [r.reason for r in rules.selection_rules(SelectionConfig(n=1))] == ["low_quality"]
+    records = [{"id": str(i), "source": "se", "score": score,
+                "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": text}]}
+               for i, (text, score) in enumerate([(PROSE * 3, 9), (PROSE * 20, 1), (PROSE * 20, 9),
+                                                  (PROSE * 20, None)])]
+    chain = RuleChain(rules.selection_rules(config))  # the rule list alone
+    assert [chain.first_failure(Candidate(r, 0.9)) for r in records] == \
+        [("answer_too_short", f"{len(PROSE * 3)} characters (window 1200-4096)"), ("min_score", "score 1 < 5"),
+         None, None]
+    assert chain.first_failure(Candidate(records[2], 0.25)) == ("low_quality", "quality 0.250 < 0.5")
+    result = select_records(records, dataclasses.replace(config, min_quality=0.0),  # the pipeline: the same codes
+                            embeddings=np.eye(len(records), dtype=np.float32))
+    assert {d["id"]: d["reason"] for d in result.dropped} == {"0": "answer_too_short", "1": "min_score"}

@@ -193,8 +193,10 @@ def run_stage(step, files: Sequence[str], config, work: Path, workers: int) -> l
     logs = work / "logs"
     executor = factory([step], len(files), workers, logs, config)
     results = [work / "results" / f"{i:05d}.json" for i in range(len(files))]
-    if config.executor == "slurm" and not all(path.is_file() for path in results):
-        raise Submitted(_submit_slurm(executor, files, config, work))
+    if config.executor == "slurm":
+        if not all(path.is_file() for path in results):
+            raise Submitted(_submit_slurm(executor, files, config, work))
+        return results  # each task wrote its result as its last step (atomically): no job to launch
     try:
         with _datatrove_log(getattr(config, "progress", True)):
             executor.run()

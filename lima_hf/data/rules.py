@@ -177,7 +177,8 @@ def lima_rules(config) -> list[Rule]:
 # The rules of the other sources. Their examples are the sources' own objects; a rule reads only the attributes
 # its docstring names: wikiHow's articles (``answer``, ``methods``, ``steps``), Reddit's submissions (``post``,
 # the Pushshift dict; ``prompt``, the prompt taken from its title, ``None`` when the title has no accepted tag;
-# ``score``) and top-level comments (``comment``, ``text``: the cleaned story, ``score``).
+# ``score``), top-level comments (``comment``, ``text``: the cleaned story, ``score``) and Super-NI's task files
+# (their paths, then their parsed tasks: ``categories``, ``languages``, ``definition``, ``instances``).
 
 
 class AtLeast(Rule):
@@ -343,6 +344,20 @@ class CommentByBotOrModerator(_PostRule):
         return None
 
 
+class EligibleComment(_PostRule):
+    """A WritingPrompts candidate has a top-level comment that passes :func:`comment_rules` (``example.best``: the
+    best one, ``None`` when none does; ``example.rejected``: its rejected comments counted per reason). Applied
+    by the global step, after the join of the comments files."""
+
+    reason = "no_eligible_comment"
+
+    def find(self, example):
+        if example.best is not None:
+            return None
+        counts = ", ".join(f"{k}: {v}" for k, v in sorted(example.rejected.items()))
+        return counts or "no top-level comment in the input"
+
+
 def submission_rules(config, subreddit: str) -> list[Rule]:
     """The rules a submission of ``subreddit`` (``writingprompts`` or ``askreddit``) passes, in order, with the
     options of a Reddit :class:`~lima_hf.data.sources.reddit.config.Config`."""
@@ -354,7 +369,8 @@ def submission_rules(config, subreddit: str) -> list[Rule]:
 
 
 def comment_rules(config) -> list[Rule]:
-    """The rules a top-level comment passes to be a WritingPrompts story, in order."""
+    """The rules a top-level comment passes to be a WritingPrompts story, in order (then the candidate passes
+    :class:`EligibleComment`)."""
     return [CommentDeleted(), CommentByBotOrModerator(),
             AtLeast("comment_low_score", "score", config.min_comment_score),
             LengthWindow("comment_length", config.min_response_chars, config.max_response_chars, attribute="text")]
@@ -365,6 +381,110 @@ def wikihow_rules(config) -> list[Rule]:
     return [AtLeast("too_few_methods", "methods", config.min_methods),
             AtLeast("too_few_steps", "steps", config.min_steps),
             LengthWindow("length", config.min_chars, config.max_chars)]
+
+
+class InTrainSplit(Rule):
+    """The task is in the training split (``train_tasks``: the split file's task names; ``None``: no split file,
+    every task counts). The example is the task file's path (its stem is the task's name), so the source applies
+    this rule before reading the file."""
+
+    reason, about_answer = "not_in_train_split", False
+
+    def __init__(self, train_tasks: set[str] | None):
+        self.train_tasks = train_tasks
+
+    def find(self, example):
+        return None if self.train_tasks is None or example.stem in self.train_tasks else ""
+
+
+class GenerationTask(Rule):
+    """One of the task's categories (``example.categories``, every level) is a generation category."""
+
+    reason, about_answer = "not_generation", False
+
+    def __init__(self, categories: Iterable[str]):
+        self.categories = {c.lower() for c in categories}
+
+    def find(self, example):
+        if self.categories.intersection(c.lower() for c in example.categories):
+            return None
+        return " / ".join(example.categories) or "no category"
+
+
+class EnglishTask(Rule):
+    """The task's input and output languages (``example.languages``; none given: assumed English) are English."""
+
+    reason, about_answer = "not_english", False
+
+    def find(self, example):
+        languages = example.languages
+        return ", ".join(sorted(languages)) if languages and languages != {"English"} else None
+
+
+class UsableInstance(Rule):
+    """The task has an instance with an input and an output whose prompt (the definition, a blank line, the input:
+    ``example.definition``, ``example.instances``) has at most ``max_prompt_chars`` characters (``None``: any)."""
+
+    reason, about_answer = "no_usable_instance", False
+
+    def __init__(self, max_prompt_chars: int | None):
+        self.max_prompt_chars = max_prompt_chars
+
+    def usable(self, task) -> list[dict]:
+        """The instances of ``task`` that pass, in file order."""
+        instances = [i for i in task.instances if i["outputs"] and i["input"].strip()]
+        if self.max_prompt_chars is None:
+            return instances
+        return [i for i in instances if len(task.definition) + 2 + len(i["input"]) <= self.max_prompt_chars]
+
+    def find(self, example):
+        return None if self.usable(example) else ""
+
+
+def natural_instructions_rules(config, train_tasks: set[str] | None) -> list[Rule]:
+    """The rules a Super-NaturalInstructions task passes, in order, with the options of its ``Config``: in the
+    training split (:class:`InTrainSplit`, on the task file's path), a generation category, English (with
+    ``english_only``), a usable instance (:class:`UsableInstance`, last: the source reports it when its sampling
+    reaches the task)."""
+    rules: list[Rule] = [InTrainSplit(train_tasks), GenerationTask(config.categories)]
+    rules += [EnglishTask()] if config.english_only else []
+    return rules + [UsableInstance(config.max_prompt_chars)]
+
+
+class MinScore(Rule):
+    """The record's vote score (``example.score``; ``None``: it has none and passes) is at least ``min_score``."""
+
+    reason, about_answer = "min_score", False
+
+    def __init__(self, min_score: float):
+        self.min_score = min_score
+
+    def find(self, example):
+        score = example.score
+        return f"score {score} < {self.min_score}" if score is not None and score < self.min_score else None
+
+
+class MinQuality(Rule):
+    """The record's combined quality (``example.quality``, 0-1) is at least ``min_quality``."""
+
+    reason, about_answer = "low_quality", False
+
+    def __init__(self, min_quality: float):
+        self.min_quality = min_quality
+
+    def find(self, example):
+        quality = example.quality
+        return f"quality {quality:.3f} < {self.min_quality}" if quality < self.min_quality else None
+
+
+def selection_rules(config) -> list[Rule]:
+    """The rules a candidate of dataset selection passes, in order, with the options of a
+    :class:`~lima_hf.data.selection.config.SelectionConfig`: LIMA's answer rules on its response (with
+    ``lima_rules``; :func:`answer_rules`, the curation's objects), the score floor (with ``min_score``), the quality
+    floor. The example: the response (``answer``), the record's ``score`` and its combined ``quality``."""
+    rules = answer_rules(config.min_chars, config.max_chars) if config.lima_rules else []
+    rules += [MinScore(config.min_score)] if config.min_score is not None else []
+    return rules + [MinQuality(config.min_quality)]
 
 
 REASONS = ("title_not_self_contained", "no_answer_min_score", "answer_too_short", "answer_too_long", "first_person",

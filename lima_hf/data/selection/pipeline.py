@@ -8,12 +8,13 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lima_hf.data.rules import Example, RuleChain, answer_rules
+from lima_hf.data.rules import RuleChain, selection_rules
 from lima_hf.data.selection.config import SelectionConfig
 from lima_hf.data.selection.dedup import remove_near_duplicates
 from lima_hf.data.selection.embeddings import Embedder, response_text
@@ -55,19 +56,21 @@ class SelectionResult:
         return [self.records[p] for p in self.selected]
 
 
-def _rule_failure(record: dict, quality: float, config: SelectionConfig) -> tuple[str, str] | None:
-    """The first rule ``record`` fails: LIMA's answer rules (:mod:`lima_hf.data.rules`, the curation's own
-    objects and reason codes) on its response, then the score and quality floors."""
-    if config.lima_rules:
-        rules = RuleChain(answer_rules(config.min_chars, config.max_chars))
-        failure = rules.first_failure(Example(response_text(record)))
-        if failure is not None:
-            return failure
-    if config.min_score is not None and record.get("score") is not None and record["score"] < config.min_score:
-        return "min_score", f"score {record['score']} < {config.min_score}"
-    if quality < config.min_quality:
-        return "low_quality", f"quality {quality:.3f} < {config.min_quality}"
-    return None
+@dataclass
+class Candidate:
+    """A record as :func:`~lima_hf.data.rules.selection_rules` see it: its response (``answer``, made when a rule
+    first asks for it), vote ``score`` and combined ``quality``."""
+
+    record: dict
+    quality: float
+
+    @cached_property
+    def answer(self) -> str:
+        return response_text(self.record)
+
+    @property
+    def score(self):
+        return self.record.get("score")
 
 
 class PoolTooSmallError(ConfigError):
@@ -110,8 +113,9 @@ def select_records(
     quality = combine(signals, config.quality_weights())
     dropped: list[dict[str, Any]] = []
     keep = []
+    rules = RuleChain(selection_rules(config))
     for position, record in enumerate(records):
-        failure = _rule_failure(record, quality[position], config)
+        failure = rules.first_failure(Candidate(record, quality[position]))
         if failure is None:
             keep.append(position)
         else:

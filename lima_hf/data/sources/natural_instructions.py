@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from lima_hf.data.executors import ExecutorConfig, per_file
 from lima_hf.data.records import SourceResult, make_record
-from lima_hf.data.rules import reject
+from lima_hf.data.rules import RuleChain, natural_instructions_rules, reject
 from lima_hf.data.sources.bad_input import raise_or_skip
 from lima_hf.data.sources.base import CardEntry, SourceConfig
 from lima_hf.io import InputError
@@ -180,8 +180,9 @@ def _layout(path: Path, split_file: str) -> tuple[list[Path], set[str] | None]:
 
 def task_outcome(path: Path, config: Config) -> dict:
     """Stage 1 on one task file of the training split: ``{"rejection": ...}`` for a task that is malformed (when
-    skipping; ``on_error="raise"`` raises), not a generation task or not in English, else ``{"task": name,
-    "record": ...}`` with the record of the instance drawn for it (``None``: no usable instance)."""
+    skipping; ``on_error="raise"`` raises) or fails a rule of :func:`~lima_hf.data.rules.natural_instructions_rules`
+    (not a generation task, not in English), else ``{"task": name, "record": ...}`` with the record of the instance
+    drawn for it, or with ``"record": None`` and the ``failure`` of the usable-instance rule."""
     task_id = f"natural_instructions/{path.stem}"
     rejections: list[dict] = []
     try:
@@ -189,25 +190,19 @@ def task_outcome(path: Path, config: Config) -> dict:
     except InputError as err:
         raise_or_skip(err, on_error=config.on_error, rejections=rejections, source=NAME, id=task_id)
         return {"rejection": rejections[0]}
-    wanted = {c.lower() for c in config.categories}
-    if not wanted.intersection(c.lower() for c in task.categories):
-        reject(rejections, source=NAME, id=task_id, reason="not_generation",
-               detail=" / ".join(task.categories) or "no category")
-    elif config.english_only and task.languages and task.languages != {"English"}:
-        reject(rejections, source=NAME, id=task_id, reason="not_english", detail=", ".join(sorted(task.languages)))
-    if rejections:
+    _, *task_rules, instance_rule = natural_instructions_rules(config, None)  # the split's rule ran in curate
+    if not RuleChain(task_rules).screen(task, rejections=rejections, source=NAME, id=task_id):
         return {"rejection": rejections[0]}
-    return {"task": task.name, "record": _record(task, wanted, config)}
+    failure = instance_rule.check(task)
+    if failure is not None:
+        return {"task": task.name, "record": None, "failure": list(failure)}
+    return {"task": task.name, "record": _record(task, instance_rule.usable(task), config)}
 
 
-def _record(task: Task, wanted: set[str], config: Config) -> dict | None:
-    """The record of one instance of ``task`` drawn at random (seeded by the task), or ``None``."""
-    candidates = [i for i in task.instances if i["outputs"] and i["input"].strip()]
-    if config.max_prompt_chars is not None:
-        candidates = [i for i in candidates if len(task.definition) + 2 + len(i["input"]) <= config.max_prompt_chars]
-    if not candidates:
-        return None
-    instance = random.Random(f"{config.seed}:{task.name}").choice(candidates)
+def _record(task: Task, instances: list[dict], config: Config) -> dict:
+    """The record of one of ``instances`` (the usable ones of ``task``) drawn at random, seeded by the task."""
+    instance = random.Random(f"{config.seed}:{task.name}").choice(instances)
+    wanted = {c.lower() for c in config.categories}
     category = next((c for c in reversed(task.categories) if c.lower() in wanted), task.categories[-1])
     return make_record(
         id=f"natural_instructions/{task.name}/{instance['id']}",
@@ -239,15 +234,15 @@ def curate(config: Config) -> SourceResult:
     if not config.input:
         raise InputError("natural-instructions: --input (the natural-instructions folder or a task file) is required")
     files, train_tasks = _layout(Path(config.input), config.split_file)
-    in_split = [path for path in files if train_tasks is None or path.stem in train_tasks]
-    outcomes = per_file("Super-NI task", task_outcome, in_split, config, key={"version": 1}, counts=_counts)
+    split = RuleChain(natural_instructions_rules(config, train_tasks)[:1])  # on the path: before reading the file
+    result = SourceResult()
+    in_split = [path for path in files if split.first_failure(path) is None]
+    outcomes = per_file("Super-NI task", task_outcome, in_split, config, key={"version": 2}, counts=_counts)
     outcomes = iter(tqdm(outcomes, total=len(in_split), desc="natural-instructions tasks", unit=" tasks",
                          leave=False, disable=not config.progress))
-    result = SourceResult()
     tasks: list[dict] = []
     for path in files:
-        if train_tasks is not None and path.stem not in train_tasks:
-            reject(result.rejections, source=NAME, id=f"natural_instructions/{path.stem}", reason="not_in_train_split")
+        if not split.screen(path, rejections=result.rejections, source=NAME, id=f"natural_instructions/{path.stem}"):
             continue
         outcome = next(outcomes)
         if "rejection" in outcome:
@@ -259,8 +254,9 @@ def curate(config: Config) -> SourceResult:
         if config.count is not None and len(result.records) >= config.count:
             break
         if task["record"] is None:
-            reject(result.rejections, source=NAME, id=f"natural_instructions/{task['task']}",
-                   reason="no_usable_instance")
+            reason, detail = task["failure"]
+            reject(result.rejections, source=NAME, id=f"natural_instructions/{task['task']}", reason=reason,
+                   detail=detail)
         else:
             result.records.append(task["record"])
     return result

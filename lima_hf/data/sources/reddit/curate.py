@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from lima_hf.data.executors import per_file
 from lima_hf.data.records import SourceResult, make_record
-from lima_hf.data.rules import RuleChain, reject, submission_rules
+from lima_hf.data.rules import EligibleComment, RuleChain, reject, submission_rules
 from lima_hf.data.sources.bad_input import raise_or_skip
 from lima_hf.data.sources.reddit.askreddit import askreddit_question
 from lima_hf.data.sources.reddit.config import Config
@@ -42,6 +42,15 @@ class Submission:
     @property
     def score(self) -> int:
         return int(self.post.get("score") or 0)
+
+
+@dataclass
+class Story:
+    """A WritingPrompts candidate after the join, as :class:`~lima_hf.data.rules.EligibleComment` sees it: its best
+    eligible comment (``None``: none) and its rejected comments counted per reason."""
+
+    best: dict | None
+    rejected: dict[str, int]
 
 
 def submission_events(path: Path, config: Config, *, stream: bool = False) -> dict:
@@ -182,16 +191,10 @@ def _ranked_records(result: SourceResult, wp_heap: list, ask_heap: list, best: d
                 "eligible": True,
             }
             if tag == "writingprompts":
-                if pair is None:
-                    reasons = rejected_comments.get(post["id"], {})
-                    detail = (
-                        ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items()))
-                        or "no top-level comment in the input"
-                    )
-                    reject(result.rejections, source=tag, id=record_id, reason="no_eligible_comment", detail=detail)
-                    result.extras["ranked_candidates"].append(
-                        {**row, "eligible": False, "reason": "no_eligible_comment"}
-                    )
+                failure = EligibleComment().check(Story(pair, rejected_comments.get(post["id"], {})))
+                if failure is not None:
+                    reject(result.rejections, source=tag, id=record_id, reason=failure[0], detail=failure[1])
+                    result.extras["ranked_candidates"].append({**row, "eligible": False, "reason": failure[0]})
                     continue
                 messages.append({"role": "assistant", "content": pair["text"]})
                 row["response_score"] = pair["comment"]["score"]
