@@ -1,5 +1,6 @@
-"""The check every fault test relies on: ``user_files`` notices a changed byte, a changed mode, a removed file and a
-new one among the registered files, and fails the test that made the change (not only reports it)."""
+"""The checks every fault test relies on: ``user_files`` notices a changed byte, a changed mode, a removed file and a
+new one among the registered files, and fails the test that made the change (not only reports it);
+``token_in_environment`` fails a test that printed the token, whether the test read the output or not."""
 
 import os
 from pathlib import Path
@@ -55,7 +56,15 @@ def test_the_fixture_fails_the_test_that_changed_a_registered_file(pytester, mon
         def test_untouched(tmp_path, user_files):
             (tmp_path / "data.jsonl").write_text("mine")
             user_files(tmp_path)
+
+        def test_token_read_from_capsys(token_in_environment, capsys):
+            print("Bearer", os.environ["HF_TOKEN"])
+            capsys.readouterr()
+
+        def test_token_left_in_capfd(token_in_environment, capfd):
+            os.write(2, os.environ["HF_TOKEN"].encode())
     """)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1, failed=2)
+    result.assert_outcomes(passed=3, failed=2, errors=2)
     result.stdout.fnmatch_lines(["*data.jsonl: content*", "*data.jsonl: mode 0o644 -> 0o600*"])
+    assert result.stdout.str().count("ERROR at teardown of test_token_") == 2
