@@ -36,10 +36,16 @@ class UserFiles:
         edit a test makes on purpose). ``written``: files under them the command is meant to write. Returns the
         single root, or the roots."""
         for root in map(Path, roots):
-            self.before = {k: v for k, v in self.before.items() if not _under(k, root)}
+            self.release(root)
             self.roots[root] = frozenset(map(str, written))
             self.before.update(self._state(root))
         return roots[0] if len(roots) == 1 else roots
+
+    def release(self, *roots):
+        """Stop watching ``roots`` (a folder the test now hands to a command as its output)."""
+        for root in map(Path, roots):
+            self.before = {k: v for k, v in self.before.items() if not _under(k, root)}
+            self.roots.pop(root, None)
 
     def _state(self, root):
         return {k: v for k, v in snapshot(root).items() if k not in self.roots[root]}
