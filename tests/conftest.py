@@ -51,12 +51,58 @@ def tiny_model(bundled_tokenizer):
 
 
 @pytest.fixture
-def token_in_environment(monkeypatch, tmp_path, caplog):
+def model_folder(tmp_path, tiny_model):
+    """The tiny model with the EOT chat format saved as ``lima-hf train`` leaves a final model: ``tmp_path/model``
+    (weights, config, tokenizer)."""
+    from lima_hf.chat import setup_eot_chat_format
+
+    model, tokenizer = setup_eot_chat_format(*tiny_model)
+    folder = tmp_path / "model"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def user_files():
+    """Register the user's files a test hands to a command: ``user_files(path, ...)`` records each file's
+    ``(sha256, mode)`` (under a folder: every file); after the test body the test fails naming every registered
+    file that changed, vanished or appeared (see faults_helpers.UserFiles). Outputs are not registered, only what
+    the command reads or must leave alone."""
+    from faults_helpers import UserFiles
+
+    return UserFiles()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A test that passed with ``user_files`` fails if a registered file changed (a failure, not a teardown error)."""
+    result = yield
+    guard = getattr(item, "funcargs", {}).get("user_files")
+    if guard is not None:
+        guard.check()
+    return result
+
+
+@pytest.fixture
+def token_in_environment(request, monkeypatch, tmp_path, caplog):
     """The fault tests' Hub token in HF_TOKEN for the whole test, traceback logs under ``tmp_path``; afterwards the
-    token is in no log record and no file under ``tmp_path`` (outputs and logs alike)."""
+    token is in nothing printed to the test's capsys or capfd (read by the test or left there), no log record and no
+    file under ``tmp_path`` (outputs and logs alike)."""
     from faults_helpers import TOKEN, assert_no_token
 
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     monkeypatch.setenv("LIMA_HF_LOG_DIR", str(tmp_path / "logs"))
+    printed, read = [], pytest.CaptureFixture.readouterr
+
+    def recording(capture):  # what the test reads from capsys or capfd
+        out = read(capture)
+        printed.extend(out)
+        return out
+
+    monkeypatch.setattr(pytest.CaptureFixture, "readouterr", recording)
     yield
-    assert_no_token(*(record.getMessage() for record in caplog.records), folders=[tmp_path])
+    for name in ("capsys", "capfd"):  # and what it left unread
+        if name in request.node.funcargs:
+            printed.extend(read(request.node.funcargs[name]))
+    assert_no_token(*printed, *(record.getMessage() for record in caplog.records), folders=[tmp_path])

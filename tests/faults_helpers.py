@@ -1,4 +1,5 @@
-"""Helpers of the fault tests: a snapshot of a folder's files to prove that a failed command changed nothing."""
+"""Helpers of the fault tests: the user's files a command must leave as they were (:class:`UserFiles`), the token
+that must appear nowhere, pickles that must never run and servers that misbehave."""
 
 import contextlib
 import hashlib
@@ -19,6 +20,63 @@ def snapshot(*roots) -> dict[str, tuple[str, int]]:
         for path in files:
             state[str(path)] = (hashlib.sha256(path.read_bytes()).hexdigest(), os.stat(path).st_mode & 0o7777)
     return state
+
+
+class UserFiles:
+    """The user's files a test hands to a command (inputs, configs, a previous output it must not touch), each
+    ``(sha256, mode)`` as registered; :meth:`check` names every one that changed, vanished or appeared since.
+    The ``user_files`` fixture (tests/conftest.py) makes one a test and checks it after the test body."""
+
+    def __init__(self):
+        self.roots: dict[Path, frozenset[str]] = {}  # registered root -> paths under it the command may write
+        self.before: dict[str, tuple[str, int]] = {}
+
+    def __call__(self, *roots, written=()):
+        """Register ``roots`` (files or folders) as they are now; registering one again records it anew (after an
+        edit a test makes on purpose). ``written``: files under them the command is meant to write. Returns the
+        single root, or the roots."""
+        for root in map(Path, roots):
+            self.release(root)
+            self.roots[root] = frozenset(map(str, written))
+            self.before.update(self._state(root))
+        return roots[0] if len(roots) == 1 else roots
+
+    def release(self, *roots):
+        """Stop watching ``roots`` (a folder the test now hands to a command as its output)."""
+        for root in map(Path, roots):
+            self.before = {k: v for k, v in self.before.items() if not _under(k, root)}
+            self.roots.pop(root, None)
+
+    def _state(self, root):
+        return {k: v for k, v in snapshot(root).items() if k not in self.roots[root]}
+
+    def changes(self) -> list[str]:
+        """What changed since registration, one phrase a path: ``PATH: content``, ``mode 0o644 -> 0o600``,
+        ``removed`` or ``new file``."""
+        now = {}
+        for root in self.roots:
+            now.update(self._state(root))
+        said = []
+        for path in sorted(self.before.keys() | now.keys()):
+            old, new = self.before.get(path), now.get(path)
+            if old is None:
+                said.append(f"{path}: new file")
+            elif new is None:
+                said.append(f"{path}: removed")
+            elif old != new:
+                what = [] if old[0] == new[0] else ["content"]
+                what += [] if old[1] == new[1] else [f"mode {oct(old[1])} -> {oct(new[1])}"]
+                said.append(f"{path}: {', '.join(what)}")
+        return said
+
+    def check(self):
+        """Fail naming every change to the registered files."""
+        changes = self.changes()
+        assert not changes, "the user's files changed:\n  " + "\n  ".join(changes)
+
+
+def _under(path: str, root: Path) -> bool:
+    return Path(path) == root or root in Path(path).parents
 
 
 TOKEN = "hf_FaultsHelperToken0123456789abcdef"

@@ -11,15 +11,9 @@ from lima_hf.models import tiny_llama
 
 
 @pytest.fixture
-def tiny_chat_dir(tmp_path, bundled_tokenizer):
-    """A saved tiny random model with the EOT chat format: the judge and the baseline."""
-    import copy
-
-    model, tokenizer = setup_eot_chat_format(*tiny_llama(copy.deepcopy(bundled_tokenizer)))
-    folder = tmp_path / "tiny"
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+def tiny_chat_dir(model_folder):
+    """Conftest's tiny chat model, as a folder named ``tiny``: the judge and the baseline (named by its folder)."""
+    return model_folder.rename(model_folder.with_name("tiny"))
 
 
 @pytest.fixture
@@ -168,18 +162,13 @@ def test_select_checkpoint_on_tiny_checkpoints(tmp_path, bundled_tokenizer, tiny
     for step, epoch, seed in ((10, 5.0, 1), (20, 6.0, 2), (30, 11.0, 3)):
         _checkpoint(run, step, epoch, seed, copy.deepcopy(bundled_tokenizer))
     out = tmp_path / "selection"
-    args = [
-        "select-checkpoint",
-        "--run_dir",
-        str(run),
-        "--dev_prompts",
-        str(prompts_file),
-        "--output_dir",
-        str(out),
-        "--max_new_tokens",
-        "4",
-    ]
-    assert main([*args, "--judge", "local", "--judge_model", str(tiny_chat_dir), "--judge_mode", "choice"]) == 0
+
+    def select(output, *options):
+        return main(["select-checkpoint", "--run_dir", str(run), "--dev_prompts", str(prompts_file), "--output_dir",
+                     str(output), *options])
+
+    assert select(out, "--max_new_tokens", "4", "--judge", "local", "--judge_model", str(tiny_chat_dir),
+                  "--judge_mode", "choice") == 0
     selection = json.loads((out / "selection.json").read_text())
     assert [c["name"] for c in selection["checkpoints"]] == [
         "checkpoint-10",
@@ -193,24 +182,7 @@ def test_select_checkpoint_on_tiny_checkpoints(tmp_path, bundled_tokenizer, tiny
     ) == 2
 
     people = tmp_path / "people"
-    assert (
-        main(
-            [
-                "select-checkpoint",
-                "--run_dir",
-                str(run),
-                "--dev_prompts",
-                str(prompts_file),
-                "--output_dir",
-                str(people),
-                "--max_new_tokens",
-                "2",
-                "--judge",
-                "people",
-            ]
-        )
-        == 0
-    )
+    assert select(people, "--max_new_tokens", "2", "--judge", "people") == 0
     assert json.loads((people / "selection.json").read_text())["chosen"] is None
     assert (people / "likert" / "annotation" / "checkpoint-20" / "annotation.csv").is_file()
 

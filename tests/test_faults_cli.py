@@ -6,7 +6,7 @@ import sys
 import types
 
 import pytest
-from faults_helpers import loopback_server, snapshot
+from faults_helpers import loopback_server
 
 from lima_hf.cli import main
 
@@ -24,14 +24,15 @@ def test_option_abbreviations_are_refused(capsys):
     assert "unrecognized arguments: --max_new_token 2" in _err_line(capsys)
 
 
-def test_duplicate_yaml_keys_name_the_file_and_line(tmp_path, capsys):
+def test_duplicate_yaml_keys_name_the_file_and_line(tmp_path, capsys, user_files):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("max_new_tokens: 2\nlimit: 1\nmax_new_tokens: 4\n")
+    build = tmp_path / "dataset.yaml"
+    build.write_text("sources:\n  authored: {input: a}\n  authored: {input: b}\nsplits: {train: []}\n")
+    user_files(tmp_path)
     assert main(["generate", "--config", str(recipe)]) == 2
     line = _err_line(capsys)
     assert f"{recipe}:3" in line and "duplicate key 'max_new_tokens' (first given on line 1)" in line
-    build = tmp_path / "dataset.yaml"
-    build.write_text("sources:\n  authored: {input: a}\n  authored: {input: b}\nsplits: {train: []}\n")
     assert main(["build-dataset", "--dataset_config", str(build), "--output", str(tmp_path / "o")]) == 1
     assert f"{build}:3" in _err_line(capsys)
 
@@ -81,26 +82,27 @@ def test_unexpected_error_prints_one_line_and_the_log(broken_command, tmp_path, 
     assert "Traceback" in capsys.readouterr().err
 
 
-def test_invalid_utf8_in_jsonl_is_an_input_error(tmp_path, capsys):
+def test_invalid_utf8_in_jsonl_is_an_input_error(tmp_path, capsys, user_files):
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_bytes(b'{"prompt": "ok"}\n{"prompt": "caf\xe9"}\n')
-    before = snapshot(tmp_path)
+    user_files(tmp_path)
     assert main(["generate", "--model", "bundled", "--prompts", str(prompts), "--output", str(tmp_path / "o.jsonl")]) == 1
     assert f"{prompts}:2: invalid UTF-8" in _err_line(capsys)
-    assert snapshot(tmp_path) == before
 
 
-def test_corrupt_parquet_shard(tmp_path, capsys):
+def test_corrupt_parquet_shard(tmp_path, capsys, user_files):
     shard = tmp_path / "pool.parquet"
     shard.write_bytes(b"PAR1 not really parquet")
+    user_files(tmp_path)
     assert main(["select", "--pool", str(shard), "--n", "1", "--output", str(tmp_path / "out")]) == 1
     assert "cannot read Parquet" in _err_line(capsys)
     assert not (tmp_path / "out").exists()
 
 
-def test_generate_with_a_missing_model_folder(tmp_path, capsys):
+def test_generate_with_a_missing_model_folder(tmp_path, capsys, user_files):
     prompts = tmp_path / "p.jsonl"
     prompts.write_text('{"prompt": "hi"}\n')
+    user_files(tmp_path)
     code = main(["generate", "--model", str(tmp_path / "nope"), "--prompts", str(prompts),
                  "--output", str(tmp_path / "o.jsonl")])
     assert code == 2 and "no such model folder" in _err_line(capsys)
@@ -112,8 +114,8 @@ def _answers(tmp_path):
     return path
 
 
-def test_unavailable_judge_is_one_line(tmp_path, capsys):
-    code = main(["evaluate", "likert", "--responses", str(_answers(tmp_path)), "--judge", "http", "--judge_model", "m",
+def test_unavailable_judge_is_one_line(tmp_path, capsys, user_files):
+    code = main(["evaluate", "likert", "--responses", str(user_files(_answers(tmp_path))), "--judge", "http", "--judge_model", "m",
                  "--api_base", "http://127.0.0.1:9/v1", "--max_retries", "0", "--output_dir", str(tmp_path / "r")])
     assert code == 1 and "unreachable" in _err_line(capsys)
 
@@ -138,8 +140,8 @@ def html_endpoint():
         yield server
 
 
-def test_judge_answering_html_or_a_truncated_body(tmp_path, capsys, html_endpoint):
-    args = ["evaluate", "likert", "--responses", str(_answers(tmp_path)), "--judge", "http", "--judge_model", "m",
+def test_judge_answering_html_or_a_truncated_body(tmp_path, capsys, html_endpoint, user_files):
+    args = ["evaluate", "likert", "--responses", str(user_files(_answers(tmp_path))), "--judge", "http", "--judge_model", "m",
             "--api_base", f"http://127.0.0.1:{html_endpoint.server_port}/v1", "--max_retries", "0",
             "--output_dir", str(tmp_path / "r")]
     assert main(args) == 1
@@ -169,15 +171,14 @@ def test_bundled_judge_model_is_the_bundled_model_not_the_hub(monkeypatch):
     assert seen == [bundled_model_path()]
 
 
-def test_build_dataset_into_a_non_dataset_folder(tmp_path, capsys):
+def test_build_dataset_into_a_non_dataset_folder(tmp_path, capsys, user_files):
     from lima_hf.data.builder import quickstart_config_path
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "x.txt").write_text("mine")
-    before = snapshot(tmp_path)
+    user_files(tmp_path, quickstart_config_path())
     assert main(["build-dataset", "--dataset_config", str(quickstart_config_path()), "--output", str(tmp_path / "out")]) == 1
     assert "refusing to replace it" in _err_line(capsys)
-    assert snapshot(tmp_path) == before
 
 
 def test_every_lima_hf_error_derives_from_the_one_base():

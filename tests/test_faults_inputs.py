@@ -1,12 +1,11 @@
 """Fault cases about outputs over inputs: ``train`` refuses an output folder that is, holds or lies inside its
 dataset, base model or the checkpoint it resumes from; ``build-dataset`` refuses an output inside a source folder
 (the next build would read it back as data). Each case checks the exit code, the one-line message, that no user
-file changed and that nothing was written."""
+file changed (``user_files``) and that nothing was written."""
 
 import json
 
 import pytest
-from faults_helpers import TOKEN, assert_no_token, snapshot
 
 from lima_hf.cli import main
 
@@ -32,9 +31,7 @@ def work(tmp_path, tiny_model):
 def _train(work, output, capsys, *extra):
     code = main(["train", "--model_name_or_path", str(work / "base"), "--dataset_name", str(work / "data"),
                  "--output_dir", str(output), "--use_cpu", "true", "--bf16", "false", "--report_to", "none", *extra])
-    err = capsys.readouterr().err
-    assert_no_token(err)
-    return code, err
+    return code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("output", "said"), [
@@ -44,34 +41,31 @@ def _train(work, output, capsys, *extra):
     ("base/finetuned", "is inside the input folder"),
     (".", "holds the input"),
 ])
-def test_train_refuses_an_output_over_its_inputs(work, capsys, monkeypatch, output, said):
-    monkeypatch.setenv("HF_TOKEN", TOKEN)
-    before = snapshot(work)
+def test_train_refuses_an_output_over_its_inputs(work, capsys, user_files, output, said):
+    user_files(work)
     code, err = _train(work, work / output, capsys)
     assert code == 1 and said in err and len(err.strip().splitlines()) == 1, err
-    assert snapshot(work) == before
     assert not (work / "data" / "model").exists() and not (work / "base" / "finetuned").exists()
 
 
-def test_train_refuses_to_write_into_the_checkpoint_it_resumes_from(work, capsys):
+def test_train_refuses_to_write_into_the_checkpoint_it_resumes_from(work, capsys, user_files):
     checkpoint = work / "run" / "checkpoint-5"
-    before = snapshot(work)
+    user_files(work)
     for output, said in ((checkpoint, "is the checkpoint resumed from"), (checkpoint / "x", "is inside the checkpoint")):
         code, err = _train(work, output, capsys, "--resume_from_checkpoint", str(checkpoint))
         assert code == 1 and said in err and len(err.strip().splitlines()) == 1, err
-    assert snapshot(work) == before and not (checkpoint / "x").exists()
+    assert not (checkpoint / "x").exists()
 
 
-def test_build_dataset_refuses_an_output_inside_a_source_folder(tmp_path, capsys):
+def test_build_dataset_refuses_an_output_inside_a_source_folder(tmp_path, capsys, user_files):
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "t.yaml").write_text("- id: x\n  category: train\n  messages: [{role: user, content: q}, "
                                 "{role: assistant, content: a}]\n")
     config = tmp_path / "dataset.yaml"
     config.write_text("sources:\n  authored: {input: raw}\nsplits:\n  train: [{source: authored}]\n")
-    before = snapshot(tmp_path)
+    user_files(tmp_path)
     code = main(["build-dataset", "--dataset_config", str(config), "--output", str(raw / "newbuild")])
     err = capsys.readouterr().err
     assert code == 1 and "is inside the input folder" in err and len(err.strip().splitlines()) == 1, err
-    assert snapshot(tmp_path) == before
     assert sorted(p.name for p in raw.iterdir()) == ["t.yaml"]

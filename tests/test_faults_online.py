@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from faults_helpers import TOKEN, echo_server, online_env, plant_pickle, snapshot
+from faults_helpers import TOKEN, echo_server, online_env, plant_pickle
 
 API_KEY = "sk-onlineFaultKey0123456789abcdef"
 NOISE = "gemm_4bit_forward"
@@ -86,10 +86,10 @@ REFUSED = {"push model", "push dataset", "evaluate", "select-checkpoint"}
 # that runs until stopped; tests/test_annotation_page.py)
 @pytest.mark.parametrize("command", ["push model", "push dataset", "train", "evaluate", "generate", "select-checkpoint",
                                      "curate", "build-dataset", "select", "merge", "export"])
-def test_no_command_prints_the_token_online_against_an_echoing_endpoint(inputs, tmp_path, command):
+def test_no_command_prints_the_token_online_against_an_echoing_endpoint(inputs, tmp_path, command, user_files):
     out = tmp_path / "out"
     out.mkdir()
-    before = snapshot(inputs)
+    user_files(inputs, written=[inputs / "model" / "README.md"])  # push model writes the card, and only it
     with echo_server() as url:
         env = {**online_env(tmp_path, url), "OPENAI_API_KEY": API_KEY}
         argv = [arg.replace("{url}", url) for arg in _commands(inputs, out)[command]]
@@ -105,8 +105,6 @@ def test_no_command_prints_the_token_online_against_an_echoing_endpoint(inputs, 
                 assert secret.encode() not in path.read_bytes(), path
     assert NOISE not in printed
     assert not (inputs / "marker").exists()
-    card = str(inputs / "model" / "README.md")  # push model writes the card, and only it
-    assert {k: v for k, v in snapshot(inputs).items() if k != card} == {k: v for k, v in before.items() if k != card}
 
 
 NOISY_COMMAND = '''

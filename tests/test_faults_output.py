@@ -1,13 +1,12 @@
 """Fault cases of the output policy (lima_hf.io): never destroy a user's file, write with the umask's
 permissions, clean up after a crash, never reuse results made with other settings, resume from the last
-complete checkpoint. Each case checks the exit code, the message, and that no user file changed."""
+complete checkpoint. Each case checks the exit code, the message, and that no user file changed (``user_files``)."""
 
 import json
 import os
 import stat
 
 import pytest
-from faults_helpers import snapshot
 
 from lima_hf.cli import main
 from lima_hf.data.builder import quickstart_config_path
@@ -38,32 +37,30 @@ def _build(output, capsys):
     return code, capsys.readouterr().err
 
 
-def test_build_dataset_refuses_a_project_folder_that_looks_like_a_dataset(tmp_path, capsys):
+def test_build_dataset_refuses_a_project_folder_that_looks_like_a_dataset(tmp_path, capsys, user_files):
     project = tmp_path / "project"
     for name, text in {"README.md": "# my project", "data/raw.csv": "a,b\n", ".git/HEAD": "ref", "src/x.py": "1"}.items():
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         (project / name).write_text(text)
-    before = snapshot(tmp_path)
+    user_files(tmp_path)
     code, err = _build(project, capsys)
     assert code == 1 and "not written by lima-hf" in err and str(project) in err
     assert len(err.strip().splitlines()) == 1
-    assert snapshot(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["project"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]
 
 
-def test_a_previous_build_with_user_files_in_it_is_not_replaced(tmp_path, capsys):
+def test_a_previous_build_with_user_files_in_it_is_not_replaced(tmp_path, capsys, user_files):
     out = write_dataset_folder(tmp_path / "lima", _configs())
     (out / "NOTES.md").write_text("mine")
     (out / ".git").mkdir()
     (out / ".git" / "HEAD").write_text("ref")
     (out / "eval").mkdir()
     (out / "eval" / "report.json").write_text("{}")
-    before = snapshot(tmp_path)
+    user_files(tmp_path)
     code, err = _build(out, capsys)
     assert code == 1 and "holds files lima-hf did not write" in err and "NOTES.md" in err
-    assert snapshot(tmp_path) == before
     with pytest.raises(OutputRefusedError, match="eval/report.json"):
         write_dataset_folder(out, _configs(1))
-    assert snapshot(tmp_path) == before
 
 
 def test_a_previous_build_is_replaced_whole(tmp_path):
@@ -74,26 +71,28 @@ def test_a_previous_build_is_replaced_whole(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lima"]
 
 
-def test_output_dot_is_one_line_error(tmp_path, monkeypatch, capsys):
+def test_output_dot_is_one_line_error(tmp_path, monkeypatch, capsys, user_files):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mine.txt").write_text("keep")
-    before = snapshot(tmp_path)
+    user_files(tmp_path)
     code, err = _build(".", capsys)
     assert code == 1 and "refusing" in err and "Traceback" not in err
-    assert snapshot(tmp_path) == before and [p.name for p in tmp_path.iterdir()] == ["mine.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["mine.txt"]
+    user_files.check()
     (tmp_path / "mine.txt").unlink()  # an empty current folder is refused too: it cannot be swapped
+    user_files(tmp_path)
     with pytest.raises(OutputRefusedError, match="current folder"):
         write_dataset_folder(".", _configs())
     assert list(tmp_path.iterdir()) == [] and [p.name for p in tmp_path.parent.iterdir() if "lima-hf" in p.name] == []
 
 
-def test_kill_between_the_two_renames_leaves_the_target_restorable(tmp_path, monkeypatch):
+def test_kill_between_the_two_renames_leaves_the_target_restorable(tmp_path, monkeypatch, user_files):
     """Where there is no atomic exchange, a kill between 'move old aside' and 'move new in' leaves the old
     folder aside; the next write puts it back first, so the target is never lost."""
     from lima_hf.io import recovery
 
     out = write_dataset_folder(tmp_path / "lima", _configs(3))
-    before = snapshot(out)
+    user_files(out)
     monkeypatch.setattr(recovery, "_exchange", lambda a, b: False)
     real_replace = os.replace
 
@@ -112,7 +111,6 @@ def test_kill_between_the_two_renames_leaves_the_target_restorable(tmp_path, mon
     monkeypatch.undo()
     assert not out.exists()  # the window the exchange closes
     recovery.recover(out)
-    assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lima"]  # staging of the dead run removed too
 
 
@@ -149,12 +147,12 @@ def test_outputs_are_written_with_the_umask_and_a_chmod_survives_a_rerun(tmp_pat
     assert stat.S_IMODE(records.stat().st_mode) == 0o640
 
 
-def test_jsonl_writer_refuses_a_file_it_did_not_write(tmp_path):
+def test_jsonl_writer_refuses_a_file_it_did_not_write(tmp_path, user_files):
     mine = tmp_path / "notes.jsonl"
     mine.write_text("my notes\n")
+    user_files(mine)
     with pytest.raises(OutputRefusedError, match="not written by lima-hf"):
         write_jsonl(mine, [RECORD])
-    assert mine.read_text() == "my notes\n"
 
 
 def _release(folder):
@@ -164,43 +162,43 @@ def _release(folder):
     return folder / "train.jsonl"
 
 
-def test_curate_refuses_output_equal_to_its_input(tmp_path, capsys):
+def test_curate_refuses_output_equal_to_its_input(tmp_path, capsys, user_files):
     train = _release(tmp_path / "X")
-    before = snapshot(tmp_path)
+    user_files(tmp_path)
     code = main(["curate", "lima-release", "--input", str(train), "--output", str(train)])
     err = capsys.readouterr().err
     assert code == 1 and "is the input" in err and len(err.strip().splitlines()) == 1
-    assert snapshot(tmp_path) == before
 
 
-def test_curate_refuses_to_overwrite_a_users_file(tmp_path, capsys):
+def test_curate_refuses_to_overwrite_a_users_file(tmp_path, capsys, user_files):
     train = _release(tmp_path / "X")
     (tmp_path / "out.rejections.jsonl").write_text("mine\n")
-    before = snapshot(tmp_path)
+    user_files(tmp_path)
     code = main(["curate", "lima-release", "--input", str(train), "--output", str(tmp_path / "out.jsonl")])
     assert code == 1 and "not written by lima-hf" in capsys.readouterr().err
-    assert snapshot(tmp_path) == before
+    user_files.check()
     (tmp_path / "out.rejections.jsonl").unlink()
+    user_files.release(tmp_path)  # the folder of the outputs from now on; the input stays watched
+    user_files(train)
     assert main(["curate", "lima-release", "--input", str(train), "--output", str(tmp_path / "out.jsonl")]) == 0
     assert main(["curate", "lima-release", "--input", str(train), "--output", str(tmp_path / "out.jsonl")]) == 0
 
 
-def test_build_dataset_refuses_an_output_holding_an_input(tmp_path, capsys):
+def test_build_dataset_refuses_an_output_holding_an_input(tmp_path, capsys, user_files):
     raw = tmp_path / "work" / "raw"
     raw.mkdir(parents=True)
     (raw / "t.yaml").write_text("- id: x\n  category: train\n  messages: [{role: user, content: q}]\n")
     config = tmp_path / "work" / "dataset.yaml"
     config.write_text("sources:\n  authored: {input: raw}\nsplits:\n  train: [{source: authored}]\n")
-    before = snapshot(tmp_path)
+    user_files(tmp_path)
     code = main(["build-dataset", "--dataset_config", str(config), "--output", str(tmp_path / "work")])
     assert code == 1 and "holds the input" in capsys.readouterr().err
-    assert snapshot(tmp_path) == before
 
 
 # --------------------------------------------------------------------------- fingerprinted resumable outputs
 
 
-def test_generate_refuses_an_output_made_with_other_settings(tmp_path, tiny_model):
+def test_generate_refuses_an_output_made_with_other_settings(tmp_path, tiny_model, user_files):
     from lima_hf.chat import setup_eot_chat_format
     from lima_hf.evaluation.generation import SamplingConfig, generate_responses
     from lima_hf.evaluation.resumable import SettingsChangedError
@@ -209,13 +207,14 @@ def test_generate_refuses_an_output_made_with_other_settings(tmp_path, tiny_mode
     prompts = [{"id": "p1", "turns": ["Hello?"]}, {"id": "p2", "turns": ["Why?"]}]
     out = tmp_path / "answers.jsonl"
     generate_responses(model, tokenizer, prompts, out, SamplingConfig(max_new_tokens=2), progress=False)
-    before = snapshot(out)
+    user_files(out)
     generate_responses(model, tokenizer, prompts, out, SamplingConfig(max_new_tokens=2, batch_size=1), progress=False)
-    assert snapshot(out) == before  # same settings (batch size is not one): resumed, nothing redone
+    user_files.check()  # same settings (batch size is not one): resumed, nothing redone
     with pytest.raises(SettingsChangedError, match=r"sampling.temperature: 0.7 -> 0.2.*--overwrite"):
         generate_responses(model, tokenizer, prompts, out, SamplingConfig(max_new_tokens=2, temperature=0.2),
                            progress=False)
-    assert snapshot(out) == before
+    user_files.check()
+    user_files.release(out)  # replaced on purpose (--overwrite)
     records = generate_responses(model, tokenizer, prompts, out, SamplingConfig(max_new_tokens=2, temperature=0.2),
                                  progress=False, overwrite=True)
     assert len(records) == 2 and all(r["produced_by"]["sampling"]["temperature"] == 0.2 for r in records)
@@ -245,7 +244,7 @@ def test_generate_refuses_answers_of_another_model(tmp_path, tiny_model, bundled
                            progress=False)
 
 
-def test_judge_cache_of_another_judge_is_not_reused(tmp_path):
+def test_judge_cache_of_another_judge_is_not_reused(tmp_path, user_files):
     from lima_hf.evaluation.judges.base import run_judge
     from lima_hf.evaluation.resumable import SettingsChangedError
 
@@ -259,10 +258,9 @@ def test_judge_cache_of_another_judge_is_not_reused(tmp_path):
     requests = [{"key": "k1", "prompt": "rate this"}]
     cache = tmp_path / "likert.jsonl"
     assert run_judge(Judge("gpt-4"), requests, int, cache, progress=False)["k1"]["label"] == 5
-    before = snapshot(cache)
+    user_files(cache)
     with pytest.raises(SettingsChangedError, match="judge replies made with other settings.*gpt-4' -> 'llama.*delete"):
         run_judge(Judge("llama"), requests, int, cache, progress=False)
-    assert snapshot(cache) == before
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -310,12 +308,11 @@ def test_atomic_folder_failure_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_select_refuses_to_write_over_its_pool(tmp_path, capsys):
+def test_select_refuses_to_write_over_its_pool(tmp_path, capsys, user_files):
     pool = write_dataset_folder(tmp_path / "pool", _configs(4))
-    before = snapshot(tmp_path)
+    user_files(tmp_path)
     code = main(["select", "--pool", str(pool), "--n", "2", "--strategy", "random", "--output", str(pool)])
     assert code == 1 and "is the input" in capsys.readouterr().err
-    assert snapshot(tmp_path) == before
 
 
 def test_leftovers_of_the_earlier_layout_are_cleaned_and_a_lost_target_restored(tmp_path):
@@ -338,26 +335,24 @@ def test_leftovers_of_the_earlier_layout_are_cleaned_and_a_lost_target_restored(
 
 
 @pytest.mark.parametrize("where", ["under_a_file", "proc"])
-def test_an_output_that_cannot_be_written_fails_at_the_start_in_one_line(tmp_path, capsys, where):
+def test_an_output_that_cannot_be_written_fails_at_the_start_in_one_line(tmp_path, capsys, where, user_files):
     blocker = tmp_path / "notes.txt"
     blocker.write_text("mine")
     output = blocker / "built" if where == "under_a_file" else "/proc/lima-hf-out/built"
-    before = snapshot(tmp_path)
+    user_files(tmp_path)
     code, err = _build(output, capsys)
     assert code == 1 and len(err.strip().splitlines()) == 1, err
     assert ("is a file, not a folder" if where == "under_a_file" else "cannot write in /proc") in err
     assert "curating" not in err  # refused before any source was read
-    assert snapshot(tmp_path) == before
 
 
-def test_generate_refuses_an_output_under_a_file_before_loading(tmp_path, capsys):
+def test_generate_refuses_an_output_under_a_file_before_loading(tmp_path, capsys, user_files):
     blocker = tmp_path / "notes.txt"
     blocker.write_text("mine")
     prompts = tmp_path / "p.jsonl"
     prompts.write_text(json.dumps({"id": "1", "prompt": "Hi"}) + "\n")
-    before = snapshot(tmp_path)
+    user_files(tmp_path)
     code = main(["generate", "--model", "bundled", "--prompts", str(prompts), "--output",
                  str(blocker / "answers.jsonl")])
     err = capsys.readouterr().err
     assert code == 1 and "is a file, not a folder" in err and len(err.strip().splitlines()) == 1, err
-    assert snapshot(tmp_path) == before

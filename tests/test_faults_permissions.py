@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("token_in_environment")  # the token in the
 
 
 @pytest.mark.slow
-def test_whole_pipeline_under_umask_022_is_readable_by_others(tmp_path, bundled_tokenizer, monkeypatch):
+def test_whole_pipeline_under_umask_022_is_readable_by_others(tmp_path, bundled_tokenizer, monkeypatch, user_files):
     from lima_hf.chat import setup_eot_chat_format
     from lima_hf.data.builder import quickstart_config_path
     from lima_hf.models import tiny_llama
@@ -29,6 +29,9 @@ def test_whole_pipeline_under_umask_022_is_readable_by_others(tmp_path, bundled_
         out.mkdir()
         monkeypatch.chdir(out)
         authored = quickstart_config_path().parent / "authored"
+        resources = quickstart_config_path().parent  # the bundled sources, read where they are
+        user_files(base, authored, resources / "samples", quickstart_config_path(),
+                   resources / "quickstart_manifest.yaml")
         assert main(["curate", "authored", "--input", str(authored), "--output", "authored.jsonl"]) == 0
         assert main(["build-dataset", "--dataset_config", str(quickstart_config_path()), "--output", "lima"]) == 0
         assert main(["select", "--pool", "lima", "--n", "4", "--output", "picked", "--strategy", "random"]) == 0

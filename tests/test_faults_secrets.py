@@ -49,14 +49,14 @@ def echo():
         yield server
 
 
-def test_push_error_echoing_the_token_is_redacted(echo, tmp_path, monkeypatch, capsys, caplog):
+def test_push_error_echoing_the_token_is_redacted(echo, tmp_path, monkeypatch, capsys, caplog, user_files):
     from huggingface_hub import constants
 
     from lima_hf.data.dataset_folder import write_dataset_folder
 
     record = {"id": "1", "source": "s", "messages": [{"role": "user", "content": "q"}]}
     card = "---\nlicense: cc-by-4.0\n---\n# ds\n"
-    folder = write_dataset_folder(tmp_path / "ds", {"default": {"train": [record]}}, card)
+    folder = user_files(write_dataset_folder(tmp_path / "ds", {"default": {"train": [record]}}, card))
     monkeypatch.setenv("HF_TOKEN", HF_TOKEN)
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
@@ -72,10 +72,11 @@ def test_push_error_echoing_the_token_is_redacted(echo, tmp_path, monkeypatch, c
     _assert_clean(*(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()))
 
 
-def test_http_judge_error_body_is_redacted(echo, tmp_path, capsys, caplog, monkeypatch):
+def test_http_judge_error_body_is_redacted(echo, tmp_path, capsys, caplog, monkeypatch, user_files):
     monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
     answers = tmp_path / "a.jsonl"
     answers.write_text(json.dumps({"id": "1", "prompt": "Q", "response": "A"}) + "\n")
+    user_files(answers)
     caplog.set_level(logging.INFO)
     for status in (401, 503):
         echo.status = status

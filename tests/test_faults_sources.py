@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from faults_helpers import snapshot
 
 from lima_hf.cli import main
 from lima_hf.errors import InputError
@@ -33,21 +32,20 @@ def _rejections(tmp_path):
 
 
 @pytest.mark.parametrize("layout", ["empty", "unrelated"])
-def test_stackexchange_folder_without_sites_says_why(layout, tmp_path, capsys):
+def test_stackexchange_folder_without_sites_says_why(layout, tmp_path, capsys, user_files):
     dump = tmp_path / "dump"
     dump.mkdir()
     if layout == "unrelated":
         (dump / "notes.txt").write_text("x")
         (dump / "photos").mkdir()
-    before = snapshot(tmp_path)
+    user_files(tmp_path)
     code, err = _curate("stackexchange", dump, tmp_path, capsys)
     assert code == 1 and "no Stack Exchange site found" in err
     assert ("it is empty" if layout == "empty" else "no SITE/Posts.xml folder") in err
-    assert snapshot(tmp_path) == before
 
 
-def test_stackexchange_site_folder_as_input(tmp_path, capsys):
-    site = SAMPLES / "stackexchange" / UNIX
+def test_stackexchange_site_folder_as_input(tmp_path, capsys, user_files):
+    site = user_files(SAMPLES / "stackexchange" / UNIX)
     code, err = _curate("stackexchange", site, tmp_path, capsys)
     assert code == 1 and "is one site's folder" in err and f"--sites {UNIX}" in err
 
@@ -67,12 +65,12 @@ def _dump_with(tmp_path, edit):
     [('Score="42" ', 2, "row without a valid Score"), ('PostTypeId="1" ', 2, "row without a valid PostTypeId"),
      ('ParentId="1" ', 3, "answer row without a valid ParentId")],
 )
-def test_stackexchange_rows_missing_key_attributes_are_logged(attribute, row, message, tmp_path, capsys):
+def test_stackexchange_rows_missing_key_attributes_are_logged(attribute, row, message, tmp_path, capsys, user_files):
     def edit(lines):
         assert attribute in lines[row]
         lines[row] = lines[row].replace(attribute, "")
 
-    dump = _dump_with(tmp_path, edit)
+    dump = user_files(_dump_with(tmp_path, edit))
     code, err = _curate("stackexchange", dump, tmp_path, capsys, "--sites", UNIX)
     assert code == 1 and f"Posts.xml:{row + 1}" in err and message in err
     code, _ = _curate("stackexchange", dump, tmp_path, capsys, "--sites", UNIX, "--on_error", "skip")
@@ -93,9 +91,10 @@ def test_stackexchange_missing_dates_and_owner():
 # --------------------------------------------------------------------------- Pushshift
 
 
-def test_pushshift_zero_byte_file_says_so(tmp_path, capsys):
+def test_pushshift_zero_byte_file_says_so(tmp_path, capsys, user_files):
     empty = tmp_path / "AskReddit_submissions.zst"
     empty.write_bytes(b"")
+    user_files(empty)
     code, err = _curate("reddit", empty, tmp_path, capsys)
     assert code == 1 and "empty file (0 bytes)" in err and str(empty) in err
 
@@ -108,17 +107,18 @@ def _sep_rows():
         return list(csv.reader(handle))
 
 
-def test_wikihow_sep_without_section_label_is_refused(tmp_path, capsys):
+def test_wikihow_sep_without_section_label_is_refused(tmp_path, capsys, user_files):
     rows = _sep_rows()
     column = rows[0].index("sectionLabel")
     path = tmp_path / "wikihowSep.csv"
     with open(path, "w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows([r[:column] + r[column + 1:] for r in rows])
+    user_files(path)
     code, err = _curate("wikihow", path, tmp_path, capsys)
     assert code == 1 and "wikihowSep.csv header without column(s) sectionLabel" in err
 
 
-def test_wikihow_row_with_wrong_field_count_skips_its_whole_article(tmp_path, capsys):
+def test_wikihow_row_with_wrong_field_count_skips_its_whole_article(tmp_path, capsys, user_files):
     rows = _sep_rows()
     title = rows[0].index("title")
     first = rows[1][title]
@@ -128,6 +128,7 @@ def test_wikihow_row_with_wrong_field_count_skips_its_whole_article(tmp_path, ca
     path = tmp_path / "wikihowSep.csv"
     with open(path, "w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows(rows)
+    user_files(path)
     code, err = _curate("wikihow", path, tmp_path, capsys)
     assert code == 1 and "fields, expected 5" in err
     assert _curate("wikihow", path, tmp_path, capsys, "--on_error", "skip")[0] == 0
@@ -141,11 +142,12 @@ def test_wikihow_row_with_wrong_field_count_skips_its_whole_article(tmp_path, ca
 # --------------------------------------------------------------------------- authored and released JSONL
 
 
-def test_authored_jsonl_skip_drops_only_the_bad_line(tmp_path, capsys):
+def test_authored_jsonl_skip_drops_only_the_bad_line(tmp_path, capsys, user_files):
     path = tmp_path / "mine.jsonl"
     good = {"split": "train", "prompt": "Q", "response": "A"}
     path.write_bytes(b"\n".join([json.dumps({**good, "id": "a"}).encode(), b"{not json", b'{"id": "caf\xe9"}',
                                  json.dumps({**good, "id": "b"}).encode()]) + b"\n")
+    user_files(path)
     code, err = _curate("authored", path, tmp_path, capsys)
     assert code == 1 and f"{path}:2: malformed JSON" in err
     assert _curate("authored", path, tmp_path, capsys, "--on_error", "skip")[0] == 0
@@ -156,18 +158,17 @@ def test_authored_jsonl_skip_drops_only_the_bad_line(tmp_path, capsys):
     assert "invalid UTF-8" in _rejections(tmp_path)[1]["detail"]
 
 
-def test_released_train_jsonl_skip_keeps_the_good_lines(tmp_path, capsys):
+def test_released_train_jsonl_skip_keeps_the_good_lines(tmp_path, capsys, user_files):
     release = tmp_path / "X"
     release.mkdir()
     rows = [json.dumps({"conversations": [f"Q{i}", f"A{i}"], "source": "stackexchange"}) for i in range(3)]
     (release / "train.jsonl").write_text(rows[0] + "\n{broken\n" + rows[1] + "\n" + rows[2] + "\n")
-    before = snapshot(release)
+    user_files(release)
     code, err = _curate("lima-release", release / "train.jsonl", tmp_path, capsys)
     assert code == 1 and "train.jsonl:2: malformed JSON" in err
     assert _curate("lima-release", release / "train.jsonl", tmp_path, capsys, "--on_error", "skip")[0] == 0
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 3
     assert [r["id"] for r in _rejections(tmp_path)] == ["train.jsonl:2"]
-    assert snapshot(release) == before
 
 
 # --------------------------------------------------------------------------- judge replies and figures
@@ -190,11 +191,12 @@ def test_likert_interval_stays_on_the_scale():
     assert all(math.isnan(v) for v in likert_summary([3])["interval_95"])
 
 
-def test_read_jsonl_skip_mode_reports_each_bad_line(tmp_path):
+def test_read_jsonl_skip_mode_reports_each_bad_line(tmp_path, user_files):
     from lima_hf.io import read_jsonl
 
     path = tmp_path / "x.jsonl"
     path.write_bytes(b'{"a": 1}\n\xff\xfe\n{"a": 2}\n')
+    user_files(path)
     with pytest.raises(InputError, match=r"x.jsonl:2: invalid UTF-8"):
         list(read_jsonl(path))
     skipped = []
@@ -203,8 +205,9 @@ def test_read_jsonl_skip_mode_reports_each_bad_line(tmp_path):
 
 
 @pytest.mark.parametrize("source, name", [("authored", "empty.jsonl"), ("lima-release", "train.jsonl")])
-def test_an_empty_input_is_an_error_not_a_zero_record_success(source, name, tmp_path, capsys):
+def test_an_empty_input_is_an_error_not_a_zero_record_success(source, name, tmp_path, capsys, user_files):
     empty = tmp_path / name
     empty.write_text("")
+    user_files(empty)
     code, err = _curate(source, empty, tmp_path, capsys)
     assert code == 1 and "found nothing to curate" in err and not (tmp_path / "out.jsonl").exists()

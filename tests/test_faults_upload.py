@@ -1,7 +1,7 @@
 """Fault cases about uploads: a push takes only regular files inside the folder whose names are on the allow-list
 (a link leading outside is refused in one line, a stray ``credentials.json`` stays local), and only a folder that
-loads (non-empty readable weights, a tokenizer that loads, a card that parses). Each test checks the user's files
-are unchanged and the token appears nowhere."""
+loads (non-empty readable weights, a tokenizer that loads, a card that parses). Each test registers the user's
+files (``user_files``: unchanged after the test) and runs with the token in the environment (found nowhere)."""
 
 import json
 import logging
@@ -9,11 +9,14 @@ import os
 
 import pytest
 from fake_hub import FakeHub
-from faults_helpers import TOKEN, assert_no_token, point_hub_at, snapshot
+from faults_helpers import TOKEN, point_hub_at
 
 from lima_hf.cli import main
 
+pytestmark = pytest.mark.usefixtures("token_in_environment")  # the token in the environment, found nowhere
+
 SECRET = "outside-the-folder-secret-0123456789"
+STRAY_TOKEN = "hf_StrayCredentialsToken0123456789ab"  # a user's token in a stray credentials.json, never sent
 RECORD = {"id": "1", "source": "s", "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
 
 
@@ -25,16 +28,11 @@ def hub(monkeypatch):
 
 
 @pytest.fixture
-def model_dir(tmp_path, tiny_model):
-    from lima_hf.chat import setup_eot_chat_format
-
-    model, tokenizer = setup_eot_chat_format(*tiny_model)
-    folder = tmp_path / "model"
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    (folder / "README.md").write_text("---\nlicense: apache-2.0\n---\n# mine\n")
+def model_folder(model_folder, tmp_path):
+    """The tiny chat model (conftest) with a card of the user's, and a secret beside the folder."""
+    (model_folder / "README.md").write_text("---\nlicense: apache-2.0\n---\n# mine\n")
     (tmp_path / "outside_secret.txt").write_text(SECRET)
-    return folder
+    return model_folder
 
 
 @pytest.fixture
@@ -48,9 +46,7 @@ def dataset_dir(tmp_path):
 def _push(kind, folder, capsys, caplog):
     caplog.set_level(logging.INFO)
     code = main(["push", kind, str(folder), "--repo_id", f"me/{kind}", *(["--no_model_card"] if kind == "model" else [])])
-    out = capsys.readouterr()
-    assert_no_token(out.out, out.err, caplog.text)
-    return code, out
+    return code, capsys.readouterr()
 
 
 def _sent(hub, kind):
@@ -64,86 +60,88 @@ def _assert_secret_not_sent(hub, kind):
 
 
 @pytest.mark.parametrize("name", ["vocab.txt", "sub/README.md"])
-def test_a_link_to_a_file_outside_the_model_folder_is_refused(hub, model_dir, tmp_path, capsys, caplog, name):
-    link = model_dir / name
+def test_a_link_to_a_file_outside_the_model_folder_is_refused(hub, model_folder, tmp_path, capsys, caplog, user_files,
+                                                              name):
+    link = model_folder / name
     link.parent.mkdir(exist_ok=True)
     link.symlink_to(os.path.relpath(tmp_path / "outside_secret.txt", link.parent))
-    before = snapshot(tmp_path)
-    code, out = _push("model", model_dir, capsys, caplog)
+    user_files(tmp_path)
+    code, out = _push("model", model_folder, capsys, caplog)
     assert code == 1 and "symbolic link" in out.err and "outside the folder" in out.err
     assert len(out.err.strip().splitlines()) == 1
     assert _sent(hub, "model") == {}
-    assert snapshot(tmp_path) == before
 
 
-def test_a_link_outside_that_is_not_uploaded_is_ignored_and_one_inside_is_followed(hub, model_dir, tmp_path, capsys,
-                                                                                  caplog):
-    (model_dir / "extra_config.json").symlink_to("../outside_secret.txt")  # not on the allow-list: stays local
-    (model_dir / "chat_template.json").unlink(missing_ok=True)
-    (model_dir / "vocab.txt").symlink_to("README.md")  # inside: uploaded as the file it names
-    (model_dir / "credentials.json").write_text(json.dumps({"token": TOKEN}))
-    (model_dir / "notes.json").write_text("{}")
-    before = snapshot(tmp_path)
-    code, out = _push("model", model_dir, capsys, caplog)
+def test_a_link_outside_that_is_not_uploaded_is_ignored_and_one_inside_is_followed(hub, model_folder, tmp_path, capsys,
+                                                                                  caplog, user_files):
+    (model_folder / "extra_config.json").symlink_to("../outside_secret.txt")  # not on the allow-list: stays local
+    (model_folder / "chat_template.json").unlink(missing_ok=True)
+    (model_folder / "vocab.txt").symlink_to("README.md")  # inside: uploaded as the file it names
+    (model_folder / "credentials.json").write_text(json.dumps({"token": STRAY_TOKEN}))
+    (model_folder / "notes.json").write_text("{}")
+    user_files(tmp_path)
+    code, out = _push("model", model_folder, capsys, caplog)
     assert code == 0, out.err
     sent = _sent(hub, "model")
     assert {"model.safetensors", "config.json", "tokenizer.json", "vocab.txt", "README.md"} <= sent.keys()
     assert not {"extra_config.json", "credentials.json", "notes.json"} & sent.keys()
-    assert sent["vocab.txt"] == (model_dir / "README.md").read_bytes()
+    assert sent["vocab.txt"] == (model_folder / "README.md").read_bytes()
     _assert_secret_not_sent(hub, "model")
-    assert all(TOKEN.encode() not in data for data in sent.values())
-    assert snapshot(tmp_path) == before
+    assert not [name for name, data in sent.items() if STRAY_TOKEN.encode() in data or TOKEN.encode() in data]
 
 
-def test_a_dataset_push_leaves_stray_json_and_refuses_linked_folders(hub, dataset_dir, tmp_path, capsys, caplog):
-    (dataset_dir / "credentials.json").write_text(json.dumps({"token": TOKEN}))
+def test_a_dataset_push_leaves_stray_json_and_refuses_linked_folders(hub, dataset_dir, tmp_path, capsys, caplog,
+                                                                     user_files):
+    (dataset_dir / "credentials.json").write_text(json.dumps({"token": STRAY_TOKEN}))
     (dataset_dir / "extra.jsonl").write_text("{}\n")
     (dataset_dir / "data" / "extra.parquet").symlink_to(tmp_path / "outside_secret.txt")  # not named by the card
-    before = snapshot(tmp_path)
+    user_files(tmp_path)
     code, out = _push("dataset", dataset_dir, capsys, caplog)
     assert code == 0, out.err
     sent = _sent(hub, "dataset")
     assert "README.md" in sent and "data/default/train-00000-of-00001.parquet" in sent
     assert not {"credentials.json", "extra.jsonl", "data/extra.parquet", ".lima-hf-output.json"} & sent.keys()
     _assert_secret_not_sent(hub, "dataset")
-    assert all(TOKEN.encode() not in data for data in sent.values())
-    assert snapshot(tmp_path) == before
+    assert not [name for name, data in sent.items() if STRAY_TOKEN.encode() in data or TOKEN.encode() in data]
+    user_files.check()
 
     outside = tmp_path / "outside_plots"
     outside.mkdir()
     (outside / "secret.png").write_text(SECRET)
     (dataset_dir / "plots").symlink_to(outside)
-    before = snapshot(tmp_path)
+    user_files(tmp_path)
     code, out = _push("dataset", dataset_dir, capsys, caplog)
     assert code == 1 and "plots: a symbolic link" in out.err and len(out.err.strip().splitlines()) == 1
-    assert snapshot(tmp_path) == before
 
 
-def test_empty_or_unreadable_weights_are_refused(hub, model_dir, tmp_path, capsys, caplog):
-    weights = model_dir / "model.safetensors"
+def test_empty_or_unreadable_weights_are_refused(hub, model_folder, tmp_path, capsys, caplog, user_files):
+    weights = model_folder / "model.safetensors"
     for content, said in ((b"", "empty weights file (0 bytes)"), (b"\x10\x00\x00\x00not a header", "not a readable")):
         weights.write_bytes(content)
-        before = snapshot(tmp_path)
-        code, out = _push("model", model_dir, capsys, caplog)
+        user_files(tmp_path)
+        code, out = _push("model", model_folder, capsys, caplog)
         assert code == 1 and said in out.err and len(out.err.strip().splitlines()) == 1, out.err
-        assert _sent(hub, "model") == {} and snapshot(tmp_path) == before
+        assert _sent(hub, "model") == {}
+        user_files.check()
 
 
-def test_a_model_whose_tokenizer_does_not_load_is_refused(hub, model_dir, tmp_path, capsys, caplog):
-    (model_dir / "tokenizer.json").unlink()  # a save killed between the weights and the tokenizer
-    before = snapshot(tmp_path)
-    code, out = _push("model", model_dir, capsys, caplog)
+def test_a_model_whose_tokenizer_does_not_load_is_refused(hub, model_folder, tmp_path, capsys, caplog, user_files):
+    (model_folder / "tokenizer.json").unlink()  # a save killed between the weights and the tokenizer
+    user_files(tmp_path)
+    code, out = _push("model", model_folder, capsys, caplog)
     assert code == 1 and "no tokenizer (missing tokenizer.json)" in out.err and len(out.err.strip().splitlines()) == 1
-    assert _sent(hub, "model") == {} and snapshot(tmp_path) == before
+    assert _sent(hub, "model") == {}
 
 
-def test_a_dataset_with_a_broken_shard_or_card_is_refused(hub, dataset_dir, tmp_path, capsys, caplog):
+def test_a_dataset_with_a_broken_shard_or_card_is_refused(hub, dataset_dir, tmp_path, capsys, caplog, user_files):
     shard = dataset_dir / "data" / "default" / "train-00000-of-00001.parquet"
     shard.write_bytes(b"PAR1 truncated")
-    before = snapshot(tmp_path)
+    user_files(tmp_path)
     code, out = _push("dataset", dataset_dir, capsys, caplog)
     assert code == 1 and "not a readable Parquet file" in out.err and len(out.err.strip().splitlines()) == 1
-    assert _sent(hub, "dataset") == {} and snapshot(tmp_path) == before
+    assert _sent(hub, "dataset") == {}
+    user_files.check()
     (dataset_dir / "README.md").write_text("---\nlicense: [unclosed\n---\n")
+    user_files(dataset_dir)
     code, out = _push("dataset", dataset_dir, capsys, caplog)
     assert code == 1 and "README.md" in out.err and len(out.err.strip().splitlines()) == 1

@@ -21,29 +21,24 @@ def hub(monkeypatch):
 
 
 @pytest.fixture
-def model_folder(tmp_path, tiny_model):
-    """A training output folder: final model with the EOT template, trainer state, args, a checkpoint."""
+def model_folder(model_folder):
+    """A training output folder: the final model (conftest's tiny chat model), trainer state, args, a checkpoint."""
     import torch
     from transformers import TrainingArguments
 
-    from lima_hf.chat import setup_eot_chat_format
     from lima_hf.training.checkpoints import save_training_args
 
-    model, tokenizer = setup_eot_chat_format(*tiny_model)
-    folder = tmp_path / "lima-tiny"
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    args = TrainingArguments(output_dir=str(folder), learning_rate=1e-5, adam_beta2=0.95, weight_decay=0.1,
+    args = TrainingArguments(output_dir=str(model_folder), learning_rate=1e-5, adam_beta2=0.95, weight_decay=0.1,
                              num_train_epochs=15, lr_scheduler_type="linear", hub_token=TOKEN, report_to=[])
-    torch.save(args, folder / "training_args.bin")  # what the Trainer pickles: never read nor uploaded
-    save_training_args(args, folder)  # what LimaSFTTrainer writes beside it, and the card reads
+    torch.save(args, model_folder / "training_args.bin")  # what the Trainer pickles: never read nor uploaded
+    save_training_args(args, model_folder)  # what LimaSFTTrainer writes beside it, and the card reads
     state = {"global_step": 30, "epoch": 15.0, "train_batch_size": 2,
              "log_history": [{"loss": 2.5, "step": 10}, {"loss": 1.25, "step": 30}]}
-    (folder / "trainer_state.json").write_text(json.dumps(state))
-    (folder / "rng_state.pth").write_bytes(b"\0" * 100)
-    (folder / "checkpoint-10").mkdir()
-    (folder / "checkpoint-10" / "optimizer.pt").write_bytes(b"\0" * 1000)
-    return folder
+    (model_folder / "trainer_state.json").write_text(json.dumps(state))
+    (model_folder / "rng_state.pth").write_bytes(b"\0" * 100)
+    (model_folder / "checkpoint-10").mkdir()
+    (model_folder / "checkpoint-10" / "optimizer.pt").write_bytes(b"\0" * 1000)
+    return model_folder
 
 
 def _downloaded(hub, repo_id, repo_type, dest):
