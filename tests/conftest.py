@@ -8,6 +8,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# torch's OpenMP threads sleep instead of spinning while they wait (set before torch loads; subprocesses inherit it):
+# on a busy 2-core machine a spinning thread holds a core the other one needs, and a tiny model's generate
+# took 21.7 s of CPU instead of 0.9 s (tests/test_evaluation_processor.py, measured on the loaded machine).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"

@@ -253,6 +253,9 @@ def test_every_lima_hf_only_key_is_documented_with_its_plain_trl_equivalent():
     own = set()
     for ours, theirs in ((LimaSFTConfig, SFTConfig), (LimaScriptArguments, ScriptArguments)):
         own |= {f.name for f in dataclasses.fields(ours)} - {f.name for f in dataclasses.fields(theirs)}
+    # transformers' own key from after the floor (5.18): LimaSFTConfig declares it there for the compat shim
+    # (lima_hf.compat.checkpointing_under_old_name), which the newest TRL's SFTConfig has itself
+    own.discard("activation_checkpointing")
     assert {"final_learning_rate", "effective_batch_size", "eot_token", "residual_dropout"} <= own
     docs = (Path(__file__).resolve().parent.parent / "docs" / "recipes.md").read_text()
     table = docs.split("## Plain TRL recipes and lima-hf's own keys")[1].split("\n## ")[0]
