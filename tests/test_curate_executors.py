@@ -46,23 +46,29 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_a_killed_run_resumes_to_the_same_output(shared_data, tmp_path):
-    options = ["--executor", "local", "--num_proc", "1", "--work_dir", str(tmp_path / "work")]
-    argv = ["curate", "stackexchange", "--input", str(shared_data / "stackexchange"), "--output",
-            str(tmp_path / "se" / "se.jsonl"), *QUIET, *options]
+def _kill_after_the_first_task(script: str, argv: list[str], work: Path):
+    """Run ``script`` with ``argv`` in its own session, SIGKILL it once task 0 has completed under ``work``;
+    returns task 0's result file and its modification time."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent.parent), *sys.path])}
-    process = subprocess.Popen([sys.executable, "-c", KILLED_RUN, *argv], env=env, start_new_session=True,
+    process = subprocess.Popen([sys.executable, "-c", script, *argv], env=env, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
-        while not list((tmp_path / "work").glob("*/logs/completions/00000")):
+        while not list(work.glob("*/logs/completions/00000")):
             assert process.poll() is None and time.time() < deadline, "the first task never completed"
             time.sleep(0.1)
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-    (first,) = (tmp_path / "work").glob("*/results/00000.json")
-    stamp = first.stat().st_mtime_ns
+    (first,) = work.glob("*/results/00000.json")
+    return first, first.stat().st_mtime_ns
+
+
+def test_a_killed_run_resumes_to_the_same_output(shared_data, tmp_path):
+    options = ["--executor", "local", "--num_proc", "1", "--work_dir", str(tmp_path / "work")]
+    argv = ["curate", "stackexchange", "--input", str(shared_data / "stackexchange"), "--output",
+            str(tmp_path / "se" / "se.jsonl"), *QUIET, *options]
+    first, stamp = _kill_after_the_first_task(KILLED_RUN, argv, tmp_path / "work")
     assert not list((tmp_path / "work").glob("*/results/00001.json")) and not (tmp_path / "se").exists()
     from lima_hf.cli import main
 
@@ -244,19 +250,7 @@ def test_a_killed_file_source_run_resumes_to_the_same_output(shared_data, tmp_pa
 
     options = ["--executor", "local", "--num_proc", "1", "--work_dir", str(tmp_path / "work")]  # tasks in one process
     argv = file_source_argv(shared_data, tmp_path / "wh" / "out.jsonl", "wh", options)  # 3 wikiHow files
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent.parent), *sys.path])}
-    process = subprocess.Popen([sys.executable, "-c", KILLED_FILE_RUN, *argv], env=env, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 120
-        while not list((tmp_path / "work").glob("*/logs/completions/00000")):
-            assert process.poll() is None and time.time() < deadline, "the first task never completed"
-            time.sleep(0.1)
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    (first,) = (tmp_path / "work").glob("*/results/00000.json")
-    stamp = first.stat().st_mtime_ns
+    first, stamp = _kill_after_the_first_task(KILLED_FILE_RUN, argv, tmp_path / "work")
     assert not list((tmp_path / "work").glob("*/results/0000[12].json")) and not (tmp_path / "wh").exists()
     assert main(argv) == 0
     assert _digests(tmp_path, "wh") == _reference("wh")
